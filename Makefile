@@ -1,0 +1,99 @@
+# fleetops.release: developer and CI entry points.
+#   make test   install what the tests need, then run every test (what CI runs)
+#   make demo   arrives with the node side (issue 3)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+AWSCLI_VENV := $(CURDIR)/.tmp/awscli
+STAGE_ROOT := $(CURDIR)/.tmp/stage
+STAGE := $(STAGE_ROOT)/ansible_collections/fleetops/release
+UNIT_ROOT := $(CURDIR)/.tmp/collections
+export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help test deps system-deps venv awscli stage sanity units lint docs-check integration lock clean demo
+
+help:
+	@echo "make test    install test dependencies and run sanity, units, lint and integration tests"
+	@echo "make units   unit tests only (fast)"
+	@echo "make demo    not yet: arrives with the node side"
+
+test: deps
+	@start=$$(date +%s); \
+	for step in sanity units lint integration; do \
+	  t0=$$(date +%s); $(MAKE) --no-print-directory $$step; \
+	  echo "== $$step passed in $$(( $$(date +%s) - t0 )) s"; \
+	done; \
+	echo "== make test passed in $$(( $$(date +%s) - start )) s"
+
+deps: system-deps venv awscli
+
+# Debian packages the tests use. With CI=true a missing package is a failure, never a skip.
+SYSTEM_PACKAGES := shellcheck
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "== installing Debian packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get -qq update; \
+	    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get -qq install -y --no-install-recommends $$missing >/dev/null; \
+	  elif [ "$${CI:-}" = true ]; then echo "missing Debian packages:$$missing (CI needs root to install them)"; exit 1; \
+	  else echo "note: missing Debian packages:$$missing; tests that need them will skip (run as root to install)"; fi; \
+	fi
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements/test.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/test.txt
+	touch $@
+
+# The AWS CLI lives in its own venv: it pins a botocore that differs from boto3's.
+awscli: $(AWSCLI_VENV)/.installed
+$(AWSCLI_VENV)/.installed: requirements/awscli.txt
+	test -x $(AWSCLI_VENV)/bin/python || $(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/awscli.txt
+	touch $@
+
+lock:
+	rm -rf .tmp/lock && $(PYTHON) -m venv .tmp/lock && .tmp/lock/bin/pip install -q -r requirements/test.in
+	.tmp/lock/bin/pip freeze --exclude-editable | sort > requirements/test.txt
+
+# ansible-test wants the tree at .../ansible_collections/fleetops/release: stage a copy of
+# every file git tracks or would track (so new files count before they are committed).
+stage:
+	rm -rf $(STAGE_ROOT) && mkdir -p $(STAGE)
+	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
+	  | tar --null -T - -cf - | tar -xf - -C $(STAGE)
+	@if [ "$${CI:-}" = true ]; then touch $(STAGE)/tests/.ci-required; fi
+
+$(UNIT_ROOT)/ansible_collections/fleetops/release:
+	mkdir -p $(UNIT_ROOT)/ansible_collections/fleetops
+	ln -sfn $(CURDIR) $@
+
+sanity: stage
+	mkdir -p ~/.ansible/test/cache
+	cp tests/utils/get_pip_offline.py ~/.ansible/test/cache/get_pip_24_2.py
+	cd $(STAGE) && timeout 900 ansible-test sanity --venv --python 3.11 --color no
+
+units: $(UNIT_ROOT)/ansible_collections/fleetops/release
+	ANSIBLE_COLLECTIONS_PATH=$(UNIT_ROOT) timeout 600 $(BIN)/pytest -q -n 2 --ansible-unit-inject-only -p no:cacheprovider tests/unit
+
+lint: docs-check
+	ANSIBLE_COLLECTIONS_PATH=$(UNIT_ROOT) timeout 600 ansible-lint --profile production --offline -q
+	cd changelogs/.. && antsibull-changelog lint
+
+docs-check: $(UNIT_ROOT)/ansible_collections/fleetops/release
+	ANSIBLE_COLLECTIONS_PATH=$(UNIT_ROOT) $(BIN)/python tests/utils/docs_check.py
+
+integration: stage
+	cd $(STAGE) && AWSCLI_BIN=$(AWSCLI_VENV)/bin/aws timeout 1200 ansible-test integration --local --python 3.11 --color no $(TARGETS)
+
+demo:
+	@echo "make demo arrives with the node side (issue 3): nothing to run yet."
+
+clean:
+	rm -rf .tmp tests/output collections

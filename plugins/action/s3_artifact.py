@@ -1,0 +1,31 @@
+# Copyright (c) 2026 fleetops.release contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.fleetops.release.plugins.plugin_utils._presign import sign_for_node
+
+
+class ActionModule(ActionBase):
+    """Signs the plan's artifacts on the controller just in time, then runs the module on the node.
+
+    With ``presign`` (the default) the node gets short-lived URLs in a no_log option and
+    none of the controller's S3 settings or credentials.
+    """
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        args = dict(self._task.args)
+        if boolean(args.get("presign", True), strict=False):
+            try:
+                args = sign_for_node(args)
+            except Exception as exc:  # pylint: disable=broad-except  (reported as the task's failure)
+                raise AnsibleActionFail(str(exc)) from None
+        result.update(self._execute_module(module_name=self._task.resolved_action or self._task.action,
+                                           module_args=args, task_vars=task_vars))
+        return result

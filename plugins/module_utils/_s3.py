@@ -1,0 +1,219 @@
+# Copyright (c) 2026 fleetops.release contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside fleetops.release.
+"""S3 access shared by every module: one option set, one client, one error style.
+
+Works against AWS and S3-compatible stores (``endpoint_url``). Retries use
+botocore's ``standard`` mode (exponential backoff with jitter on throttling,
+5xx and connection errors). Errors name ``s3://bucket/key`` and never carry
+credentials or signed URLs.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+try:
+    import boto3
+    import botocore.exceptions
+    from botocore.config import Config
+except ImportError:  # reported by require_boto3()
+    boto3 = None
+
+from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
+
+# One option set for every S3-backed module; doc fragment fleetops.release._s3 documents it.
+S3_ARGSPEC: dict[str, dict[str, t.Any]] = dict(
+    endpoint_url=dict(type="str", aliases=["s3_url", "aws_endpoint_url"]),
+    region=dict(type="str", aliases=["aws_region"]),
+    profile=dict(type="str", aliases=["aws_profile"]),
+    access_key=dict(type="str", aliases=["aws_access_key_id", "aws_access_key"], no_log=True),
+    secret_key=dict(type="str", aliases=["aws_secret_access_key", "aws_secret_key"], no_log=True),
+    session_token=dict(type="str", aliases=["aws_session_token"], no_log=True),
+    validate_certs=dict(type="bool", default=True),
+    retries=dict(type="int", default=5),
+    connect_timeout=dict(type="float", default=10.0),
+    read_timeout=dict(type="float", default=60.0),
+)
+S3_OPTION_NAMES = tuple(S3_ARGSPEC)
+
+NOT_FOUND_CODES = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
+
+
+class AlreadyExists(S3Error):
+    """A conditional create found the object already there."""
+
+
+def require_boto3() -> str | None:
+    """None when boto3 is importable, else the reason for the user."""
+    if boto3 is None:
+        return "boto3 is required for direct S3 access (or use presigned URLs, which need no boto3 on the node)"
+    return None
+
+
+def s3_url(bucket: str, key: str = "") -> str:
+    return "s3://%s/%s" % (bucket, key)
+
+
+class S3Store:
+    """A thin, error-translating wrapper around one boto3 S3 client."""
+
+    def __init__(self, options: dict[str, t.Any]) -> None:
+        self.options = {name: options.get(name) for name in S3_OPTION_NAMES}
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            reason = require_boto3()
+            if reason:
+                raise S3Error(reason)
+            opts = self.options
+            session = boto3.session.Session(
+                profile_name=opts["profile"] or None,
+                aws_access_key_id=opts["access_key"] or None,
+                aws_secret_access_key=opts["secret_key"] or None,
+                aws_session_token=opts["session_token"] or None,
+                region_name=opts["region"] or None,
+            )
+            config = Config(
+                retries={"mode": "standard", "total_max_attempts": max(1, int(opts["retries"] or 0) + 1)},
+                connect_timeout=opts["connect_timeout"] or 10.0,
+                read_timeout=opts["read_timeout"] or 60.0,
+                signature_version="s3v4",
+                s3={"addressing_style": "path"} if opts["endpoint_url"] else {},
+            )
+            try:
+                self._client = session.client(
+                    "s3", endpoint_url=opts["endpoint_url"] or None, config=config,
+                    verify=opts["validate_certs"] if opts["validate_certs"] is not None else True)
+            except botocore.exceptions.BotoCoreError as exc:
+                raise S3Error("cannot set up the S3 client: %s" % exc) from None
+        return self._client
+
+    # -- error translation -------------------------------------------------------------
+    def _fail(self, exc: Exception, what: str) -> S3Error:
+        if isinstance(exc, botocore.exceptions.ClientError):
+            err = exc.response.get("Error", {})
+            code = str(err.get("Code", "?"))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            msg = err.get("Message") or ""
+            transient = isinstance(status, int) and (status >= 500 or status == 429)
+            return S3Error("%s: S3 answered %s %s%s" % (what, status, code, (": " + msg) if msg else ""), transient)
+        if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+            return S3Error("%s: cannot reach the S3 endpoint %s (after %s retries)" % (
+                what, self.options["endpoint_url"] or "of AWS", self.options["retries"]), True)
+        if isinstance(exc, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
+            return S3Error("%s: S3 did not answer in time (after %s retries)" % (what, self.options["retries"]), True)
+        if isinstance(exc, botocore.exceptions.NoCredentialsError):
+            return S3Error("%s: no S3 credentials (set access_key/secret_key, a profile, or the AWS_* environment)" % what)
+        return S3Error("%s: %s" % (what, exc), isinstance(exc, botocore.exceptions.BotoCoreError))
+
+    @staticmethod
+    def _is_not_found(exc: Exception) -> bool:
+        if isinstance(exc, botocore.exceptions.ClientError):
+            return str(exc.response.get("Error", {}).get("Code")) in NOT_FOUND_CODES
+        return False
+
+    def _call(self, what: str, method: str, **kwargs):
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise self._fail(exc, what) from None
+
+    # -- reads ---------------------------------------------------------------------------
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> dict | None:
+        """Metadata of an object, None when it does not exist."""
+        kwargs = dict(Bucket=bucket, Key=key)
+        if version_id:
+            kwargs["VersionId"] = version_id
+        try:
+            return self.client.head_object(**kwargs)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            if self._is_not_found(exc):
+                return None
+            raise self._fail(exc, s3_url(bucket, key)) from None
+
+    def get_bytes(self, bucket: str, key: str, max_size: int, version_id: str | None = None) -> bytes | None:
+        """A small object's body (sidecars), None when absent; refuses anything over max_size."""
+        kwargs = dict(Bucket=bucket, Key=key)
+        if version_id:
+            kwargs["VersionId"] = version_id
+        try:
+            resp = self.client.get_object(**kwargs)
+            if int(resp.get("ContentLength") or 0) > max_size:
+                resp["Body"].close()
+                raise S3Error("%s: %d bytes, more than the %d allowed for this kind of file" % (
+                    s3_url(bucket, key), resp["ContentLength"], max_size))
+            return resp["Body"].read(max_size + 1)[:max_size + 1]
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            if self._is_not_found(exc):
+                return None
+            raise self._fail(exc, s3_url(bucket, key)) from None
+
+    def open(self, bucket: str, key: str, version_id: str | None = None):
+        """A streaming body for a large object (``read(n)``/``close()``) and its response."""
+        kwargs = dict(Bucket=bucket, Key=key)
+        if version_id:
+            kwargs["VersionId"] = version_id
+        resp = self._call(s3_url(bucket, key), "get_object", **kwargs)
+        return resp["Body"], resp
+
+    def list(self, bucket: str, prefix: str = "", delimiter: str | None = None) -> tuple[list[dict], list[str]]:
+        """All objects and common prefixes under ``prefix`` (paginated)."""
+        objects: list[dict] = []
+        prefixes: list[str] = []
+        kwargs = dict(Bucket=bucket, Prefix=prefix)
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
+                objects.extend(page.get("Contents", []))
+                prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise self._fail(exc, s3_url(bucket, prefix)) from None
+        return objects, prefixes
+
+    def versioning_enabled(self, bucket: str) -> bool:
+        try:
+            return self.client.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+            return False  # no permission to ask: plan without version pinning
+
+    # -- writes --------------------------------------------------------------------------
+    def put_file(self, bucket: str, key: str, path: str, create_only: bool = False,
+                 content_type: str = "application/gzip", sha256_b64: str | None = None) -> dict:
+        """Upload a file; ``create_only`` makes it a conditional create (If-None-Match: *)."""
+        with open(path, "rb") as body:
+            return self._put(bucket, key, body, create_only, content_type, sha256_b64)
+
+    def put_bytes(self, bucket: str, key: str, data: bytes, create_only: bool = False,
+                  content_type: str = "text/plain; charset=utf-8") -> dict:
+        return self._put(bucket, key, data, create_only, content_type, None)
+
+    def _put(self, bucket, key, body, create_only, content_type, sha256_b64) -> dict:
+        kwargs = dict(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+        if create_only:
+            kwargs["IfNoneMatch"] = "*"
+        if sha256_b64:
+            kwargs["ChecksumSHA256"] = sha256_b64
+        try:
+            return self.client.put_object(**kwargs)
+        except botocore.exceptions.ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code"))
+            if create_only and code in ("PreconditionFailed", "412"):
+                raise AlreadyExists("%s already exists" % s3_url(bucket, key)) from None
+            raise self._fail(exc, s3_url(bucket, key)) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._fail(exc, s3_url(bucket, key)) from None
+
+    def presign_get(self, bucket: str, key: str, expires: int, version_id: str | None = None) -> str:
+        params = dict(Bucket=bucket, Key=key)
+        if version_id:
+            params["VersionId"] = version_id
+        try:
+            return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=int(expires))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise self._fail(exc, s3_url(bucket, key)) from None

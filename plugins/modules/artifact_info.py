@@ -1,0 +1,123 @@
+#!/usr/bin/python
+# Copyright (c) 2026 fleetops.release contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: artifact_info
+short_description: List the channels and release tags of modules and DISTs in a bucket
+version_added: 0.1.0
+description:
+  - Lists, per module or DIST, the release tags newest first by version order (C(1.10.0) after C(1.9.0), release
+    candidates before their release), the latest O(latest) of them, and the C(developer) build, each with its date, size,
+    artifacts and whether a checksum sidecar and repo-info are there.
+  - Use it to choose what to release, or to check what CI has published.
+author:
+  - fleetops.release contributors
+extends_documentation_fragment:
+  - fleetops.release._s3
+  - fleetops.release._attributes
+  - fleetops.release._attributes.INFO_MODULE
+  - fleetops.release._attributes.S3_GROUP
+options:
+  bucket:
+    description: The project's bucket.
+    type: str
+    required: true
+  modules:
+    description:
+      - Modules or DISTs to describe. Default is every top-level folder in the bucket that is a valid module name.
+    type: list
+    elements: str
+  latest:
+    description:
+      - How many release tags to return per module, newest first. V(0) returns all.
+    type: int
+    default: 10
+  include_developer:
+    description: Include the C(developer) channel.
+    type: bool
+    default: true
+seealso:
+  - module: fleetops.release.artifact_publish
+  - module: fleetops.release.repo_info
+"""
+
+EXAMPLES = r"""
+- name: The last ten release tags of the DIST and its modules
+  fleetops.release.artifact_info:
+    bucket: projectx-releases
+    modules: [ProjectX.dist, ModuleX, ModuleY]
+  delegate_to: localhost
+  run_once: true
+  register: catalog
+
+- name: Newest tag of each
+  ansible.builtin.debug:
+    msg: "{{ catalog.modules | items2dict(key_name='module', value_name='latest_tag') }}"
+"""
+
+RETURN = r"""
+modules:
+  description: One entry per module, in the order asked (or by name).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    module:
+      description: Module name.
+      type: str
+      sample: ModuleX
+    exists:
+      description: Whether the bucket holds anything for it.
+      type: bool
+    tag_count:
+      description: Number of release tags in the bucket.
+      type: int
+    latest_tag:
+      description: The newest release tag by version order, or null.
+      type: str
+      sample: 1.2.0
+    tags:
+      description:
+        - The newest O(latest) tags, newest first. Each has V(channel), V(release), V(last_modified), V(size) (sum of its
+          archives), V(has_repo_info) and V(artifacts) (V(name), V(key), V(size), V(last_modified), V(verified)).
+      type: list
+      elements: dict
+    developer:
+      description: The developer channel, same shape as an entry of RV(modules[].tags), or null.
+      type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.release.plugins.module_utils._catalog import describe, module_names
+from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3Store, require_boto3
+
+
+def main() -> None:
+    argument_spec = dict(
+        bucket=dict(type="str", required=True),
+        modules=dict(type="list", elements="str"),
+        latest=dict(type="int", default=10),
+        include_developer=dict(type="bool", default=True),
+    )
+    argument_spec.update(S3_ARGSPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if require_boto3():
+        module.fail_json(msg=require_boto3())
+    p = module.params
+    store = S3Store(p)
+    try:
+        names = p["modules"] or module_names(store, p["bucket"])
+        modules = [describe(store, p["bucket"], name, p["latest"], p["include_developer"]) for name in names]
+    except FleetopsError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, modules=modules)
+
+
+if __name__ == "__main__":
+    main()

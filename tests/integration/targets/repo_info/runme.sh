@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# repo_info against a loopback S3: the plan of a DIST, interop with artifacts published
+# by plain tools (tar, sha256sum, aws s3 cp), and every kind of bad repo-info.
+set -euo pipefail
+# shellcheck source=../setup_s3/env.sh
+source ../setup_s3/env.sh
+export ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH=ignore
+examples=$(cd ../../../../examples && pwd)
+vars=(-e "endpoint=$S3_ENDPOINT" -e "work=$FLEETOPS_S3_WORK" -e "examples=$examples")
+
+$S3CTL mb releases
+ansible-playbook -i localhost, -c local ../setup_s3/publish_fixtures.yml "${vars[@]}"
+
+# The seed's own pipeline: plain tar, sha256sum and the AWS CLI; no repo-info sidecar.
+AWS=${AWSCLI_BIN:-$(command -v aws || true)}
+if [ ! -x "$AWS" ]; then
+    if [ "${CI:-}" = true ] || [ -e ../../../.ci-required ]; then echo "the AWS CLI is required in CI (make awscli)" >&2; exit 1; fi
+    echo "SKIP interop with the AWS CLI: not installed (run make awscli)"
+    interop=false
+else
+    interop=true
+    plain=$FLEETOPS_S3_WORK/plain
+    mkdir -p "$plain/etc"
+    cp "$examples/LibGreet/deploy.sh" "$examples/LibGreet/upgrade.sh" "$plain/"
+    echo "x=1" > "$plain/etc/plain.conf"
+    printf 'rel_branch: 1.0.0\nsrc_branch: 1.0.0\ndepend_list: none\n' > "$plain/repo-info"
+    (cd "$plain" && tar czf PlainTool.tar.gz etc repo-info deploy.sh upgrade.sh && sha256sum PlainTool.tar.gz > PlainTool.tar.gz.sha256)
+    "$AWS" --endpoint-url "$S3_ENDPOINT" s3 cp "$plain/PlainTool.tar.gz" s3://releases/PlainTool/1.0.0/ --only-show-errors
+    "$AWS" --endpoint-url "$S3_ENDPOINT" s3 cp "$plain/PlainTool.tar.gz.sha256" s3://releases/PlainTool/1.0.0/ --only-show-errors
+    printf 'rel_branch: 1.2.0\nsub_repo:\n  PlainTool: 1.0.0\n  LibGreet: 1.0.0\nupgrade_list: none\n' > "$plain/dist-repo-info"
+    "$AWS" --endpoint-url "$S3_ENDPOINT" s3 cp "$plain/dist-repo-info" s3://releases/DemoProject.dist/1.2.0/repo-info --only-show-errors
+fi
+
+# Broken repo-infos, put straight into the bucket (artifact_publish would refuse them).
+bad=$FLEETOPS_S3_WORK/bad
+mkdir -p "$bad"
+put() { printf '%b' "$3" > "$bad/f"; $S3CTL put releases "$1/$2/repo-info" "$bad/f"; }
+put Bad.dist syntax 'rel_branch: syntax\nsub_repo:\n  LibGreet: 1.0.0\n   HelloService: [1.0.0\n'
+put Bad.dist unknown 'rel_branch: unknown\nsub_repo:\n  LibGreet: 1.0.0\nupgrade_lst: none\n'
+put Bad.dist wrongtype 'rel_branch: wrongtype\nsub_repo: [LibGreet, HelloService]\n'
+put Bad.dist devdep 'rel_branch: devdep\nsub_repo:\n  DevDep: 1.0.0\n'
+put DevDep 1.0.0 'rel_branch: 1.0.0\nsrc_branch: 1.0.0\ndepend_list:\n  LibGreet: developer\n'
+put Bad.dist cycle 'rel_branch: cycle\nsub_repo:\n  CycA: 1.0.0\n'
+put CycA 1.0.0 'rel_branch: 1.0.0\nsrc_branch: 1.0.0\ndepend_list:\n  CycB: 1.0.0\n'
+put CycB 1.0.0 'rel_branch: 1.0.0\nsrc_branch: 1.0.0\ndepend_list:\n  CycA: 1.0.0\n'
+put Bad.dist twoversions 'rel_branch: twoversions\nsub_repo:\n  LibGreet: 2.0.0\n  HelloService: 1.0.0\n'
+put Bad.dist missingmodule 'rel_branch: missingmodule\nsub_repo:\n  NoSuchModule: 1.0.0\n'
+put Bad.dist missingversion 'rel_branch: missingversion\nsub_repo:\n  LibGreet: 9.9.9\n'
+put Bad.dist dupkey 'rel_branch: dupkey\nsub_repo:\n  LibGreet: 1.0.0\n  LibGreet: 2.0.0\n'
+put Bad.dist template 'rel_branch: [developer|rel_tag_info]\nsub_repo: none\n'
+put Bad.dist nosidecar 'rel_branch: nosidecar\nsub_repo:\n  NoSum: 1.0.0\n'
+printf 'rel_branch: 1.0.0\nsrc_branch: 1.0.0\ndepend_list: none\n' > "$bad/f"
+$S3CTL put releases NoSum/1.0.0/repo-info "$bad/f"
+(cd "$bad" && cp f repo-info && tar czf NoSum.tar.gz repo-info) && $S3CTL put releases NoSum/1.0.0/NoSum.tar.gz "$bad/NoSum.tar.gz"
+
+ansible-playbook -i localhost, -c local resolve.yml "${vars[@]}" -e "interop=$interop" "$@"

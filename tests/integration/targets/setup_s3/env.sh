@@ -1,0 +1,62 @@
+# shellcheck shell=bash
+# Sourced by the runme.sh of every S3 target: starts a moto S3 server and the
+# fault proxy (files/s3proxy.py) on random loopback ports, exports where they
+# are, and stops both when the sourcing shell exits.
+#
+#   S3_ENDPOINT     the proxy (use this in tests)      MOTO_ENDPOINT  moto itself
+#   S3CTL           "python .../s3ctl.py"              FLEETOPS_TEST_PYTHON  the interpreter
+set -euo pipefail
+
+SETUP_S3_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+FLEETOPS_TEST_PYTHON=${ANSIBLE_TEST_PYTHON_INTERPRETER:-$(command -v python3)}
+export FLEETOPS_TEST_PYTHON
+export ANSIBLE_PYTHON_INTERPRETER=$FLEETOPS_TEST_PYTHON
+PYBIN=$(dirname "$FLEETOPS_TEST_PYTHON")
+
+free_port() {
+    "$FLEETOPS_TEST_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_port() {
+    local port=$1 i
+    for i in $(seq 1 100); do
+        if "$FLEETOPS_TEST_PYTHON" -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "service on 127.0.0.1:$port did not come up (try $i)" >&2
+    return 1
+}
+
+FLEETOPS_S3_WORK=$(mktemp -d)
+export FLEETOPS_S3_WORK
+MOTO_PORT=$(free_port)
+PROXY_PORT=$(free_port)
+if [ -x "$PYBIN/moto_server" ]; then MOTO_BIN=$PYBIN/moto_server; else MOTO_BIN=$(command -v moto_server); fi
+"$MOTO_BIN" -H 127.0.0.1 -p "$MOTO_PORT" >"$FLEETOPS_S3_WORK/moto.log" 2>&1 &
+MOTO_PID=$!
+"$FLEETOPS_TEST_PYTHON" "$SETUP_S3_DIR/files/s3proxy.py" "$PROXY_PORT" "$MOTO_PORT" >"$FLEETOPS_S3_WORK/proxy.log" 2>&1 &
+PROXY_PID=$!
+
+setup_s3_cleanup() {
+    kill "$MOTO_PID" "$PROXY_PID" 2>/dev/null || true
+    wait "$MOTO_PID" "$PROXY_PID" 2>/dev/null || true
+    rm -rf "$FLEETOPS_S3_WORK"
+}
+trap setup_s3_cleanup EXIT
+
+wait_port "$MOTO_PORT"
+wait_port "$PROXY_PORT"
+
+export MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+export S3_ENDPOINT="http://127.0.0.1:$PROXY_PORT"
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-fleetops-test-key}
+export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-fleetops-test-secret}
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE=/dev/null
+export AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export S3CTL="$FLEETOPS_TEST_PYTHON $SETUP_S3_DIR/files/s3ctl.py"
+export ANSIBLE_REMOTE_TEMP=$FLEETOPS_S3_WORK/ansible-tmp
