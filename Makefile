@@ -69,6 +69,8 @@ stage:
 	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
 	  | tar --null -T - -cf - | tar -xf - -C $(STAGE)
 	@if [ "$${CI:-}" = true ]; then touch $(STAGE)/tests/.ci-required; fi
+	# ansible-test lists files through git when a repository encloses the tree; give the copy its own.
+	cd $(STAGE) && git init -q && git add -A
 
 $(UNIT_ROOT)/ansible_collections/fleetops/release:
 	mkdir -p $(UNIT_ROOT)/ansible_collections/fleetops

@@ -24,7 +24,8 @@ class ActionModule(ActionBase):
         if boolean(args.get("presign", True), strict=False):
             try:
                 args = sign_for_node(args)
-            except Exception as exc:  # pylint: disable=broad-except  (reported as the task's failure)
+            # reported as the task's failure
+            except Exception as exc:  # pylint: disable=broad-except
                 raise AnsibleActionFail(str(exc)) from None
         result.update(self._execute_module(module_name=self._task.resolved_action or self._task.action,
                                            module_args=args, task_vars=task_vars))

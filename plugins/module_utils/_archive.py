@@ -133,7 +133,7 @@ class _GuardedTarInfo(tarfile.TarInfo):
         except tarfile.HeaderError as exc:
             raise _HeaderProblem("invalid tar header (%s)" % exc, corrupt=True) from None
 
-    def _proc_member(self, tarfile_):
+    def _proc_member(self, tarfile_):  # pylint: disable=arguments-renamed
         if self.size < 0:
             raise _HeaderProblem("invalid tar header (negative size)", corrupt=True)
         if self.type in _META_TYPES and self.size > _MAX_META:

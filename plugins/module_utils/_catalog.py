@@ -35,7 +35,7 @@ def _channel_summary(module: str, channel: str, objects: list[dict]) -> dict:
 
 
 def module_names(store: S3Store, bucket: str) -> list[str]:
-    _, prefixes = store.list(bucket, "", delimiter="/")
+    prefixes = store.list(bucket, "", delimiter="/")[1]
     names = []
     for pfx in prefixes:
         try:
@@ -48,7 +48,7 @@ def module_names(store: S3Store, bucket: str) -> list[str]:
 def describe(store: S3Store, bucket: str, module: str, latest: int, include_developer: bool = True) -> dict:
     """Channels of one module: the newest ``latest`` tags (by version order) and the developer build."""
     validate_module_name(module, "modules")
-    objects, _ = store.list(bucket, "%s/" % module)
+    objects = store.list(bucket, "%s/" % module)[0]
     by_channel: dict[str, list[dict]] = {}
     for obj in objects:
         parts = _layout.split_key(obj["Key"])

@@ -212,7 +212,10 @@ class Fetcher:
             os.chmod(temp, 0o600)
             os.replace(temp, final)
             return FetchResult(final, digest, size, downloaded=True, attempts=attempt, seconds=time.monotonic() - started)
-        raise FetchError("%s: download failed after %d attempts: %s" % (art.label, self.attempts, last))
+        reason = str(last)
+        if reason.startswith(art.label + ": "):
+            reason = reason[len(art.label) + 2:]
+        raise FetchError("%s: download failed after %d attempts: %s" % (art.label, self.attempts, reason))
 
     # -- sources --------------------------------------------------------------------------
     def _download(self, art: Artifact, target_dir: str) -> tuple[str, int, str]:
@@ -237,7 +240,10 @@ class Fetcher:
         except (URLError, socket.timeout, ConnectionError, HTTPException, OSError) as exc:
             raise TransientError("cannot reach the store (%s)" % _reason(exc)) from None
         try:
-            return copy_verified(resp.read, handle, art.size, art.label)
+            digest, size = copy_verified(resp.read, handle, art.size, art.label)
+            announced = resp.headers.get("Content-Length")
+            _check_complete(size, art.size if art.size is not None else (int(announced) if announced else None))
+            return digest, size
         except (socket.timeout, ConnectionError, HTTPException, OSError) as exc:
             if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, (ConnectionError, socket.timeout)):
                 raise  # a local disk error (ENOSPC, EIO): not the network's fault
@@ -266,24 +272,34 @@ class Fetcher:
         return self._store
 
     def _from_s3(self, art: Artifact, handle: t.BinaryIO) -> tuple[str, int]:
-        import botocore.exceptions  # pylint: disable=import-outside-toplevel  (only nodes that use boto3 need it)
+        # only nodes that use boto3 need it
+        import botocore.exceptions  # pylint: disable=import-outside-toplevel
 
         try:
             body, _resp = self._store_client().open(art.bucket, art.key, art.version_id)
         except S3Error as exc:
             raise (TransientError if exc.transient else FetchError)(str(exc)) from None
         try:
-            return copy_verified(body.read, handle, art.size, art.label)
+            digest, size = copy_verified(body.read, handle, art.size, art.label)
+            _check_complete(size, art.size if art.size is not None else _resp.get("ContentLength"))
+            return digest, size
         except (botocore.exceptions.BotoCoreError, socket.timeout, ConnectionError, HTTPException) as exc:
             raise TransientError("the transfer was cut (%s)" % _reason(exc)) from None
         finally:
             body.close()
 
 
+def _check_complete(got: int, expected: int | None) -> None:
+    """A stream that ends early is a cut connection (retried), not a checksum failure."""
+    if expected is not None and got < int(expected):
+        raise TransientError("the transfer ended after %d of %d bytes" % (got, int(expected)))
+
+
 def _peek(exc: HTTPError) -> str:
     try:
         return (exc.read(2048) or b"").decode("utf-8", "replace")
-    except Exception:  # pylint: disable=broad-except  (best effort: only used to word the message)
+    # best effort: only used to word the message
+    except Exception:  # pylint: disable=broad-except
         return ""
 
 

@@ -30,6 +30,7 @@ ARTIFACT_SPEC = dict(
     url=dict(type="str", no_log=True),
     name=dict(type="str"),
     dest=dict(type="path"),
+    last_modified=dict(type="str"),
 )
 
 NODE_FETCH_ARGSPEC = dict(
@@ -62,7 +63,7 @@ def plan_artifacts(plan: dict, extract_root: str | None) -> list[dict]:
                 if ident in seen:
                     continue
                 seen.add(ident)
-                entry = {k: art.get(k) for k in ARTIFACT_SPEC if k != "dest"}
+                entry = {k: art.get(k) for k in ARTIFACT_SPEC if k not in ("dest", "last_modified")}
                 if extract_root:
                     filename = art["key"].rsplit("/", 1)[-1]
                     entry["dest"] = os.path.join(extract_root, step["module"], step["version"], _layout.bin_name_of(filename) or filename)

@@ -60,9 +60,9 @@ class Catalog:
         key = _layout.rel_key(module, channel)
         head = self.store.head(self.bucket, key)
         if head is None:
-            objects, _ = self.store.list(self.bucket, _layout.prefix(module, channel))
+            objects = self.store.list(self.bucket, _layout.prefix(module, channel))[0]
             if not objects:
-                _, channels = self.store.list(self.bucket, "%s/" % module, delimiter="/")
+                channels = self.store.list(self.bucket, "%s/" % module, delimiter="/")[1]
                 if not channels:
                     raise RepoInfoError(s3_url(self.bucket), "module %r is not in the bucket" % module)
                 raise RepoInfoError(s3_url(self.bucket, _layout.prefix(module, channel)),
@@ -74,7 +74,7 @@ class Catalog:
         self.warnings.append("%s has no repo-info sidecar; read it from the package" % s3_url(self.bucket, key))
         fd, temp = tempfile.mkstemp(prefix="fleetops-repoinfo-")
         try:
-            body, _ = self.store.open(self.bucket, key)
+            body = self.store.open(self.bucket, key)[0]
             with os.fdopen(fd, "wb") as handle:
                 for block in iter(lambda: body.read(1024 * 1024), b""):
                     handle.write(block)
@@ -113,7 +113,7 @@ class Catalog:
 
     def src_artifacts(self, module: str, channel: str) -> list[dict]:
         """Every SRC package (``*.tar.gz`` other than the REL one) in ``<module>/<channel>/``."""
-        objects, _ = self.store.list(self.bucket, _layout.prefix(module, channel))
+        objects = self.store.list(self.bucket, _layout.prefix(module, channel))[0]
         out = []
         for obj in sorted(objects, key=lambda o: o["Key"]):
             parts = _layout.split_key(obj["Key"])
@@ -169,8 +169,7 @@ def iter_artifacts(plan: dict) -> t.Iterator[dict]:
     for section in ("install", "upgrade"):
         for step in plan.get(section) or []:
             yield step["rel"]
-            for src in step.get("src") or []:
-                yield src
+            yield from step.get("src") or []
 
 
 def presign_plan(plan: dict, store: S3Store, expires: int) -> int:
@@ -180,4 +179,3 @@ def presign_plan(plan: dict, store: S3Store, expires: int) -> int:
         art["url"] = store.presign_get(art["bucket"], art["key"], expires, art.get("version_id"))
         count += 1
     return count
-

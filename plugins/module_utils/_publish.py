@@ -80,8 +80,8 @@ class Source:
             if not os.path.isfile(self.archive):
                 raise PublishError("archive does not exist: %s" % self.archive)
             return self.archive
-        out = os.path.join(workdir, "%s-%s%s" % (hashlib.sha256(repr(sorted(substitutions.items())).encode()).hexdigest()[:12],
-                                                    self.bin_name, _layout.ARCHIVE_SUFFIX))
+        variant = hashlib.sha256(repr(sorted(substitutions.items())).encode()).hexdigest()[:12]
+        out = os.path.join(workdir, "%s-%s%s" % (variant, self.bin_name, _layout.ARCHIVE_SUFFIX))
         if not os.path.exists(out):
             pack(self.entries(), out, substitutions=substitutions if self.substitute else None)
         return out
@@ -153,9 +153,9 @@ def publish_target(source: Source, target: dict, store: S3Store, workdir: str, f
     elif before is None and head is not None and head.get("ETag", "").strip('"') == _md5(archive):
         result["action"] = "complete"  # an earlier publish uploaded the archive but not its sidecars
     elif is_tag(source.channel) and not force:
-        raise PublishError("%s: release tag %r already holds different content (sha256 %s, ours %s); tags are written once, "
-                           "publish a new tag or set force" % (s3_url(bucket, source.key), source.channel,
-                                                                before or "unknown", digest))
+        raise PublishError(
+            "%s: release tag %r already holds different content (sha256 %s, ours %s); tags are written once, "
+            "publish a new tag or set force" % (s3_url(bucket, source.key), source.channel, before or "unknown", digest))
     else:
         result["action"] = "overwrite"
     result["changed"] = result["action"] != "unchanged"

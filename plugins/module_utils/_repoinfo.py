@@ -37,7 +37,11 @@ import difflib
 from dataclasses import dataclass
 from typing import Callable, Union
 
-import yaml
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:  # modules report it through missing_required_lib
+    HAS_YAML = False
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import RepoInfoError
 from ansible_collections.fleetops.release.plugins.module_utils._versions import DEVELOPER, channel_problem, module_name_problem
@@ -107,49 +111,49 @@ def _describe(value: object) -> str:
     return type(value).__name__
 
 
-class _RepoInfoLoader(yaml.SafeLoader):
-    """A SafeLoader that reads every scalar but null as text and keeps mappings as written.
+if HAS_YAML:
+    class _RepoInfoLoader(yaml.SafeLoader):
+        """A SafeLoader that reads every scalar but null as text and keeps mappings as written.
 
-    Only the null resolver survives, so ``1.10``, ``2``, ``yes`` and
-    ``2024-01-01`` all stay strings.  Only str, null, seq and map tags can be
-    constructed; anything else (``!!int``, ``!!binary``, ``!!set``) is refused.
-    Mappings become :class:`_Mapping` so that duplicate keys and their order
-    reach the validation below instead of being silently merged.
-    """
+        Only the null resolver survives, so ``1.10``, ``2``, ``yes`` and
+        ``2024-01-01`` all stay strings.  Only str, null, seq and map tags can be
+        constructed; anything else (``!!int``, ``!!binary``, ``!!set``) is refused.
+        Mappings become :class:`_Mapping` so that duplicate keys and their order
+        reach the validation below instead of being silently merged.
+        """
 
-    yaml_implicit_resolvers = dict(
-        (first, [(tag, regexp) for tag, regexp in resolvers if tag == _NULL_TAG])
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-        if any(tag == _NULL_TAG for tag, dummy in resolvers)
-    )
-    yaml_constructors: dict = {}
-    yaml_multi_constructors: dict = {}
+        yaml_implicit_resolvers = dict(
+            (first, [(tag, regexp) for tag, regexp in resolvers if tag == _NULL_TAG])
+            for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+            if any(tag == _NULL_TAG for tag, dummy in resolvers)
+        )
+        yaml_constructors: dict = {}
+        yaml_multi_constructors: dict = {}
 
-    def construct_mapping(self, node, deep=False):
-        if not isinstance(node, yaml.MappingNode):
-            raise yaml.constructor.ConstructorError(None, None, "expected a mapping, but found %s" % node.id, node.start_mark)
-        entries = []
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            value = self.construct_object(value_node, deep=True)
-            entries.append((key, value, key_node.start_mark.line + 1))
-        return _Mapping(entries)
+        def construct_mapping(self, node, deep=False):
+            if not isinstance(node, yaml.MappingNode):
+                raise yaml.constructor.ConstructorError(None, None, "expected a mapping, but found %s" % node.id, node.start_mark)
+            entries = []
+            for key_node, value_node in node.value:
+                key = self.construct_object(key_node, deep=True)
+                value = self.construct_object(value_node, deep=True)
+                entries.append((key, value, key_node.start_mark.line + 1))
+            return _Mapping(entries)
 
-    def construct_plain_sequence(self, node):
-        if not isinstance(node, yaml.SequenceNode):
-            raise yaml.constructor.ConstructorError(None, None, "expected a sequence, but found %s" % node.id, node.start_mark)
-        return [self.construct_object(child, deep=True) for child in node.value]
+        def construct_plain_sequence(self, node):
+            if not isinstance(node, yaml.SequenceNode):
+                raise yaml.constructor.ConstructorError(None, None, "expected a sequence, but found %s" % node.id, node.start_mark)
+            return [self.construct_object(child, deep=True) for child in node.value]
 
-    def construct_refused(self, node):
-        raise yaml.constructor.ConstructorError(
-            None, None, "the tag %s is not allowed in repo-info: write plain values" % node.tag, node.start_mark)
+        def construct_refused(self, node):
+            raise yaml.constructor.ConstructorError(
+                None, None, "the tag %s is not allowed in repo-info: write plain values" % node.tag, node.start_mark)
 
-
-_RepoInfoLoader.add_constructor("tag:yaml.org,2002:str", yaml.SafeLoader.construct_yaml_str)
-_RepoInfoLoader.add_constructor(_NULL_TAG, yaml.SafeLoader.construct_yaml_null)
-_RepoInfoLoader.add_constructor("tag:yaml.org,2002:seq", _RepoInfoLoader.construct_plain_sequence)
-_RepoInfoLoader.add_constructor("tag:yaml.org,2002:map", _RepoInfoLoader.construct_mapping)
-_RepoInfoLoader.add_constructor(None, _RepoInfoLoader.construct_refused)
+    _RepoInfoLoader.add_constructor("tag:yaml.org,2002:str", yaml.SafeLoader.construct_yaml_str)
+    _RepoInfoLoader.add_constructor(_NULL_TAG, yaml.SafeLoader.construct_yaml_null)
+    _RepoInfoLoader.add_constructor("tag:yaml.org,2002:seq", _RepoInfoLoader.construct_plain_sequence)
+    _RepoInfoLoader.add_constructor("tag:yaml.org,2002:map", _RepoInfoLoader.construct_mapping)
+    _RepoInfoLoader.add_constructor(None, _RepoInfoLoader.construct_refused)
 
 
 def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
@@ -172,6 +176,8 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
 
 def _load(text: Union[str, bytes], source: str) -> _Mapping:
     """Check size and encoding, load the YAML and return its top-level mapping."""
+    if not HAS_YAML:
+        raise RepoInfoError(source, "reading repo-info needs the Python library PyYAML (it ships with ansible-core)")
     if isinstance(text, (bytes, bytearray)):
         if len(text) > MAX_BYTES:
             raise RepoInfoError(source, "document is larger than %d bytes (%d bytes)" % (MAX_BYTES, len(text)))

@@ -15,7 +15,7 @@ description:
     artifacts and whether a checksum sidecar and repo-info are there.
   - Use it to choose what to release, or to check what CI has published.
 author:
-  - fleetops.release contributors
+  - fleetops developers (@fleetops)
 extends_documentation_fragment:
   - fleetops.release._s3
   - fleetops.release._attributes

@@ -22,7 +22,7 @@ description:
   - Packing is deterministic (sorted members, owner root, no timestamps in the gzip header), so a rebuild of
     unchanged files gives the same sha256 and publishing it again changes nothing.
 author:
-  - fleetops.release contributors
+  - fleetops developers (@fleetops)
 extends_documentation_fragment:
   - fleetops.release._s3
   - fleetops.release._attributes

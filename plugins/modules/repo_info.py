@@ -11,17 +11,17 @@ short_description: Read, validate and resolve repo-info into a release plan
 version_added: 0.1.0
 description:
   - Reads a REL or DIST repo-info from a local O(path) or from S3 (O(name) and O(version) in O(bucket)) and validates
-    it: known keys only, one value per key, release tags for dependencies, no duplicate modules.
-  - For a DIST, resolves the plan a node applies: dependencies first (recursively, each module once), then the
-    C(sub_repo) order; per module the REL and SRC artifacts with key, sha256 and size (and the S3 VersionId where the
+    it (known keys only, one value per key, release tags for dependencies, no duplicate modules).
+  - For a DIST, resolves the plan a node applies, dependencies first (recursively, each module once), then the
+    C(sub_repo) order. Per module it lists the REL and SRC artifacts with key, sha256 and size (and the S3 VersionId where the
     bucket keeps versions). The C(upgrade_list) entries get their own ordered list. A cycle, two versions of one module,
     or a module or version missing from the bucket fails with an error naming the file, key and value.
   - The plan holds no secret. With O(presign=true) every artifact also gets a presigned URL, and the whole result is
     then hidden from output as with C(no_log); nodes fetching with M(fleetops.release.s3_artifact) do not need this,
     because that module signs just in time.
-  - Runs on the controller (C(delegate_to: localhost) or a play on localhost).
+  - Runs on the controller (C(delegate_to=localhost) or a play on localhost).
 author:
-  - fleetops.release contributors
+  - fleetops developers (@fleetops)
 extends_documentation_fragment:
   - fleetops.release._s3
   - fleetops.release._attributes
@@ -34,7 +34,7 @@ options:
     type: path
   name:
     description:
-      - DIST (or module) name in the bucket: the repo-info is read from C(<name>/<version>/repo-info), or from the
+      - DIST (or module) name in the bucket. The repo-info is read from C(<name>/<version>/repo-info), or from the
         package C(<name>/<version>/<name>.tar.gz) when the sidecar is missing.
     type: str
   version:

@@ -15,7 +15,7 @@ description:
   - "One pass: bytes stream into a temp file in the cache while sha256 and size are computed; only a match is renamed into
     place. A mismatch is refused and the download removed. Nothing is extracted from an unverified file."
   - By default the controller signs a short-lived URL per artifact just before the task runs, and the node downloads with
-    Ansible's own URL code: the node needs no boto3 and no credentials, and never sees the controller's. URLs are passed
+    Ansible's own URL code. The node needs no boto3 and no credentials, and never sees the controller's. URLs are passed
     in a C(no_log) option and never printed. With O(presign=false) the node reads bucket and key through boto3 with its own
     credentials (an instance role), pinned to the VersionId of the plan.
   - Idempotent. A cached artifact whose sha256 still matches is not downloaded again; an extraction directory that already
@@ -24,7 +24,7 @@ description:
     inside; no hardlinks, devices, FIFOs, setuid bits, C(..) or absolute names, duplicates or writes through symlinks),
     bounds member count and sizes, and extracts into a fresh directory that appears atomically.
 author:
-  - fleetops.release contributors
+  - fleetops developers (@fleetops)
 extends_documentation_fragment:
   - fleetops.release._s3
   - fleetops.release._attributes
@@ -75,6 +75,9 @@ options:
       dest:
         description: Extract into this directory, which must not exist (or already hold this same artifact).
         type: path
+      last_modified:
+        description: Informational, as found in a plan's artifacts; not used.
+        type: str
   presigned_urls:
     description:
       - Map of C(<bucket>/<key>) (plus C(?versionId=<id>) when pinned) to a presigned URL.

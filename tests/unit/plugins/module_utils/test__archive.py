@@ -338,7 +338,7 @@ def test_missing_archive(tmp_path):
 
 
 def test_gnu_sparse_refused(tmp_path):
-    info, _ = special("holes.img", tarfile.GNUTYPE_SPARSE)
+    info = special("holes.img", tarfile.GNUTYPE_SPARSE)[0]
     archive = write_tgz(tmp_path / "sparse.tar.gz", GOOD + [(info, None)], fmt=tarfile.GNU_FORMAT)
     assert_refused(tmp_path, archive, "holes.img", "sparse files are not allowed")
 
@@ -363,7 +363,7 @@ def test_huge_extended_header_refused(tmp_path):
 
 
 def test_symlink_with_data_refused(tmp_path):
-    info, _ = sym("l", "ok")
+    info = sym("l", "ok")[0]
     info.size = 512
     archive = tmp_path / "symdata.tar.gz"
     with tarfile.open(str(archive), "w:gz", format=tarfile.USTAR_FORMAT) as tar:

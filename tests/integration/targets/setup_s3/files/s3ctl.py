@@ -4,7 +4,7 @@
 """Small test-side helper for the loopback S3 (moto) and the fault proxy.
 
   s3ctl.py mb BUCKET [--versioned]
-  s3ctl.py put BUCKET KEY FILE            upload a file as it is
+  s3ctl.py put BUCKET KEY FILE            upload a file as `aws s3 cp` does (multipart above 8 MiB)
   s3ctl.py flip BUCKET KEY OFFSET         rewrite the stored object with one byte flipped (damage at rest)
   s3ctl.py rm BUCKET KEY
   s3ctl.py get BUCKET KEY FILE
@@ -47,8 +47,7 @@ def main(argv: list[str]) -> int:
         if "--versioned" in args:
             s3.put_bucket_versioning(Bucket=args[0], VersioningConfiguration={"Status": "Enabled"})
     elif cmd == "put":
-        with open(args[2], "rb") as handle:
-            client().put_object(Bucket=args[0], Key=args[1], Body=handle)
+        client().upload_file(args[2], args[0], args[1])
     elif cmd == "flip":
         s3 = client()
         data = bytearray(s3.get_object(Bucket=args[0], Key=args[1])["Body"].read())
