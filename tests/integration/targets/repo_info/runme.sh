@@ -53,4 +53,12 @@ printf 'rel_branch: 1.0.0\nsrc_branch: 1.0.0\ndepend_list: none\n' > "$bad/f"
 $S3CTL put releases NoSum/1.0.0/repo-info "$bad/f"
 (cd "$bad" && cp f repo-info && tar czf NoSum.tar.gz repo-info) && $S3CTL put releases NoSum/1.0.0/NoSum.tar.gz "$bad/NoSum.tar.gz"
 
+# Tags whose version order differs from their text order, for artifact_info.
+for tag in 1.9.0 1.10.0 1.10.0-rc1 0.9.0 developer; do
+    printf '%s' "$tag" > "$bad/f"
+    $S3CTL put releases "Ver/$tag/Ver.tar.gz" "$bad/f"
+done
+$S3CTL put releases Ver/1.10.0/Ver.tar.gz.sha256 "$bad/f"
+
+ansible-playbook -i localhost, -c local info.yml "${vars[@]}"
 ansible-playbook -i localhost, -c local resolve.yml "${vars[@]}" -e "interop=$interop" "$@"

@@ -42,7 +42,7 @@ PROXY_PID=$!
 setup_s3_cleanup() {
     kill "$MOTO_PID" "$PROXY_PID" 2>/dev/null || true
     wait "$MOTO_PID" "$PROXY_PID" 2>/dev/null || true
-    rm -rf "$FLEETOPS_S3_WORK"
+    [ -n "${FLEETOPS_KEEP_WORK:-}" ] || rm -rf "$FLEETOPS_S3_WORK"
 }
 trap setup_s3_cleanup EXIT
 
