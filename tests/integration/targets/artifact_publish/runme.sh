@@ -9,4 +9,4 @@ $S3CTL mb releases
 $S3CTL mb store-a
 $S3CTL mb store-b
 export ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH=ignore
-ansible-playbook -i localhost, -c local publish.yml -e "endpoint=$S3_ENDPOINT work=$FLEETOPS_S3_WORK examples=$(cd ../../../../examples && pwd)" "$@"
+ansible-playbook -i localhost, -c local publish.yml -e "endpoint=$S3_ENDPOINT work=$FLEETOPS_S3_WORK examples=$FLEETOPS_EXAMPLES" "$@"

@@ -5,7 +5,7 @@ set -euo pipefail
 # shellcheck source=../setup_s3/env.sh
 source ../setup_s3/env.sh
 export ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH=ignore
-examples=$(cd ../../../../examples && pwd)
+examples=$FLEETOPS_EXAMPLES
 vars=(-e "endpoint=$S3_ENDPOINT" -e "work=$FLEETOPS_S3_WORK" -e "examples=$examples")
 
 $S3CTL mb releases
@@ -14,8 +14,7 @@ ansible-playbook -i localhost, -c local ../setup_s3/publish_fixtures.yml "${vars
 # The seed's own pipeline: plain tar, sha256sum and the AWS CLI; no repo-info sidecar.
 AWS=${AWSCLI_BIN:-$(command -v aws || true)}
 if [ ! -x "$AWS" ]; then
-    if [ "${CI:-}" = true ] || [ -e ../../../.ci-required ]; then echo "the AWS CLI is required in CI (make awscli)" >&2; exit 1; fi
-    echo "SKIP interop with the AWS CLI: not installed (run make awscli)"
+    fleetops_require "the AWS CLI" "interop with the seed's aws s3 cp; run make awscli" || true
     interop=false
 else
     interop=true

@@ -6,7 +6,7 @@ set -euo pipefail
 # shellcheck source=../setup_s3/env.sh
 source ../setup_s3/env.sh
 export ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH=ignore
-examples=$(cd ../../../../examples && pwd)
+examples=$FLEETOPS_EXAMPLES
 w=$FLEETOPS_S3_WORK
 
 $S3CTL mb releases --versioned

@@ -8,7 +8,7 @@ export AWS_SECRET_ACCESS_KEY='canary/Secret+Value=fleetops01'
 # shellcheck source=../setup_s3/env.sh
 source ../setup_s3/env.sh
 export ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH=ignore
-examples=$(cd ../../../../examples && pwd)
+examples=$FLEETOPS_EXAMPLES
 w=$FLEETOPS_S3_WORK
 out=$w/outputs
 mkdir -p "$out/junit"

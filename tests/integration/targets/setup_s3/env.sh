@@ -8,6 +8,25 @@
 set -euo pipefail
 
 SETUP_S3_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The collection under test: ansible-test runs targets from a copy and points
+# ANSIBLE_COLLECTIONS_PATH at the collection; a direct run uses the checkout.
+FLEETOPS_COLLECTION_ROOT=${ANSIBLE_COLLECTIONS_PATH%%:*}/ansible_collections/fleetops/release
+if [ ! -d "$FLEETOPS_COLLECTION_ROOT/examples" ]; then
+    FLEETOPS_COLLECTION_ROOT=$(cd "$SETUP_S3_DIR/../../../.." && pwd)
+fi
+export FLEETOPS_COLLECTION_ROOT
+export FLEETOPS_EXAMPLES=$FLEETOPS_COLLECTION_ROOT/examples
+
+# With CI=true (or in a tree staged by `make stage` under CI) a missing prerequisite fails.
+fleetops_require() {
+    local what=$1 why=$2
+    if [ "${CI:-}" = true ] || [ -e "$FLEETOPS_COLLECTION_ROOT/tests/.ci-required" ]; then
+        echo "missing prerequisite: $what ($why); CI requires it" >&2
+        exit 1
+    fi
+    echo "SKIP: $what is missing ($why)"
+    return 1
+}
 FLEETOPS_TEST_PYTHON=${ANSIBLE_TEST_PYTHON_INTERPRETER:-$(command -v python3)}
 export FLEETOPS_TEST_PYTHON
 export ANSIBLE_PYTHON_INTERPRETER=$FLEETOPS_TEST_PYTHON
