@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -548,6 +549,96 @@ def test_fetch_unreachable_store(monkeypatch, tmp_path):
     assert "refused" in message.lower()
     assert "SECRET" not in message and "127.0.0.1" not in message
     assert cache_listing(tmp_path) == []
+
+
+def test_fetch_connection_closed_without_an_answer_is_retried(server, tmp_path):
+    def behave(handler, nth):
+        if nth == 1:
+            handler.close_connection = True  # no status line at all
+        else:
+            send(handler, 200, DATA)
+
+    server.routes[PATH] = behave
+    got = fetcher_for(tmp_path).fetch(http_artifact(server))
+    assert (got.attempts, got.sha256) == (2, DATA_SHA)
+    assert server.count() == 2
+
+
+# ---------------------------------------------------------------- Fetcher.fetch: how stream errors are classified
+
+
+class FakeResponse:
+    def __init__(self, data, error=None):
+        self.stream = io.BytesIO(data)
+        self.error = error
+        self.headers = {"Content-Length": str(len(data))}
+        self.closed = False
+
+    def read(self, amount):
+        if self.error is not None and self.stream.tell() >= len(self.stream.getvalue()) // 2:
+            raise self.error
+        return self.stream.read(amount)
+
+    def close(self):
+        self.closed = True
+
+
+def fake_open_url(monkeypatch, first_error):
+    """open_url stand-in: the first response fails half-way with ``first_error``, later ones are whole."""
+    responses = []
+
+    def fake(url, **kwargs):
+        assert kwargs["follow_redirects"] == "none"
+        responses.append(FakeResponse(DATA, first_error if not responses else None))
+        return responses[-1]
+
+    monkeypatch.setattr(_fetch, "open_url", fake)
+    return responses
+
+
+def test_fetch_connection_reset_mid_stream_is_retried(monkeypatch, tmp_path):
+    responses = fake_open_url(monkeypatch, ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"))
+    got = fetcher_for(tmp_path).fetch(Artifact(KEY, sha256=DATA_SHA, bucket="bkt", url="https://s3.example" + PATH + QUERY))
+    assert (got.attempts, got.sha256, got.size) == (2, DATA_SHA, len(DATA))
+    assert len(responses) == 2 and all(r.closed for r in responses)
+    assert cache_listing(tmp_path) == [DATA_SHA]
+
+
+def test_fetch_timeout_mid_stream_gives_up_with_a_clean_message(monkeypatch, tmp_path):
+    def fake(url, **kwargs):
+        return FakeResponse(DATA, TimeoutError("timed out"))
+
+    monkeypatch.setattr(_fetch, "open_url", fake)
+    with pytest.raises(FetchError) as exc:
+        fetcher_for(tmp_path, attempts=2).fetch(Artifact(KEY, sha256=DATA_SHA, bucket="bkt", url="https://s3.example" + PATH + QUERY))
+    assert str(exc.value) == LABEL + ": download failed after 2 attempts: the transfer was cut (timed out)"
+    assert cache_listing(tmp_path) == []
+
+
+def test_fetch_local_disk_error_is_not_retried(monkeypatch, tmp_path):
+    responses = fake_open_url(monkeypatch, None)
+
+    def disk_full(read, handle, expected_size, label):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_fetch, "copy_verified", disk_full)
+    with pytest.raises(OSError) as exc:
+        fetcher_for(tmp_path).fetch(Artifact(KEY, sha256=DATA_SHA, bucket="bkt", url="https://s3.example" + PATH + QUERY))
+    assert exc.value.errno == errno.ENOSPC
+    assert len(responses) == 1 and responses[0].closed
+    assert cache_listing(tmp_path) == []
+
+
+@pytest.mark.xfail(strict=True, raises=OSError,
+                   reason="_from_url treats every OSError with an errno that is not a ConnectionError/timeout as a local disk error: "
+                          "a network error such as EHOSTUNREACH or ENETUNREACH raised by read() mid-stream escapes as a raw "
+                          "OSError instead of being retried")
+@pytest.mark.parametrize("code", [errno.EHOSTUNREACH, errno.ENETUNREACH])
+def test_fetch_network_oserror_mid_stream_is_retried(monkeypatch, tmp_path, code):
+    responses = fake_open_url(monkeypatch, OSError(code, os.strerror(code)))
+    got = fetcher_for(tmp_path).fetch(Artifact(KEY, sha256=DATA_SHA, bucket="bkt", url="https://s3.example" + PATH + QUERY))
+    assert got.attempts == 2
+    assert len(responses) == 2
 
 
 def test_reason_never_carries_a_url():

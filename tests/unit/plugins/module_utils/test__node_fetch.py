@@ -91,8 +91,8 @@ def test_plan_artifacts_other_version_of_the_same_key_is_kept(tmp_path):
 
 
 def test_plan_artifacts_keeps_a_url_and_name():
-    plan = {"install": [{"module": "M", "version": "1.0.0", "rel": artifact("M/1.0.0/M.tar.gz", SHA_REL, url="https://signed",
-                                                                           name="rel"), "src": []}]}
+    rel = artifact("M/1.0.0/M.tar.gz", SHA_REL, url="https://signed", name="rel")
+    plan = {"install": [{"module": "M", "version": "1.0.0", "rel": rel, "src": []}]}
     assert plan_artifacts(plan, None) == [dict(key="M/1.0.0/M.tar.gz", bucket="bkt", version_id=None, sha256=SHA_REL, size=10,
                                                url="https://signed", name="rel")]
 

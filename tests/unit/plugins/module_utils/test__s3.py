@@ -15,6 +15,7 @@ import os
 import socket
 from urllib.parse import parse_qs, urlsplit
 
+import botocore.exceptions
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
@@ -96,10 +97,10 @@ def test_versioning_unknown_when_unreachable(closed_store):
 
 def test_endpoint_of_aws_is_named_so():
     store = S3Store(dict(OPTIONS, endpoint_url=None))
-    # pylint: disable=protected-access
-    import botocore.exceptions  # pylint: disable=import-outside-toplevel
-    err = store._fail(botocore.exceptions.EndpointConnectionError(endpoint_url="https://s3.amazonaws.com/x?X-Amz-Signature=S"), "s3://b/k")
+    err = store._fail(  # pylint: disable=protected-access
+        botocore.exceptions.EndpointConnectionError(endpoint_url="https://s3.amazonaws.com/x?X-Amz-Signature=S"), "s3://b/k")
     assert str(err) == "s3://b/k: cannot reach the S3 endpoint of AWS (after 0 retries)"
+    assert "X-Amz-Signature" not in str(err)
     assert err.transient is True
 
 
