@@ -43,6 +43,14 @@ class TransientError(FleetopsError):
     """Worth another attempt: connection errors, timeouts, 5xx, 429, a cut stream."""
 
 
+class SourceReadError(Exception):
+    """The source failed while being read (as opposed to the local file being written)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        self.cause = cause
+        super().__init__(str(cause))
+
+
 class FetchError(FleetopsError):
     """Not worth retrying: 403/404 and other refusals."""
 
@@ -128,7 +136,9 @@ def copy_verified(read: t.Callable[[int], bytes], handle: t.BinaryIO, expected_s
         while True:
             block = chunks.get()
             if isinstance(block, BaseException):
-                raise block
+                if isinstance(block, (FleetopsError, KeyboardInterrupt, SystemExit)):
+                    raise block
+                raise SourceReadError(block)
             if not block:
                 break
             size += len(block)
@@ -244,10 +254,10 @@ class Fetcher:
             announced = resp.headers.get("Content-Length")
             _check_complete(size, art.size if art.size is not None else (int(announced) if announced else None))
             return digest, size
-        except (socket.timeout, ConnectionError, HTTPException, OSError) as exc:
-            if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, (ConnectionError, socket.timeout)):
-                raise  # a local disk error (ENOSPC, EIO): not the network's fault
-            raise TransientError("the transfer was cut (%s)" % _reason(exc)) from None
+        except SourceReadError as exc:
+            # Anything the network side raised mid-stream; a local disk error (ENOSPC, EIO) comes
+            # from the write side and propagates as it is.
+            raise TransientError("the transfer was cut (%s)" % _reason(exc.cause)) from None
         finally:
             resp.close()
 
@@ -272,19 +282,16 @@ class Fetcher:
         return self._store
 
     def _from_s3(self, art: Artifact, handle: t.BinaryIO) -> tuple[str, int]:
-        # only nodes that use boto3 need it
-        import botocore.exceptions  # pylint: disable=import-outside-toplevel
-
         try:
-            body, _resp = self._store_client().open(art.bucket, art.key, art.version_id)
+            body, resp = self._store_client().open(art.bucket, art.key, art.version_id)
         except S3Error as exc:
             raise (TransientError if exc.transient else FetchError)(str(exc)) from None
         try:
             digest, size = copy_verified(body.read, handle, art.size, art.label)
-            _check_complete(size, art.size if art.size is not None else _resp.get("ContentLength"))
+            _check_complete(size, art.size if art.size is not None else resp.get("ContentLength"))
             return digest, size
-        except (botocore.exceptions.BotoCoreError, socket.timeout, ConnectionError, HTTPException) as exc:
-            raise TransientError("the transfer was cut (%s)" % _reason(exc)) from None
+        except SourceReadError as exc:
+            raise TransientError("the transfer was cut (%s)" % _reason(exc.cause)) from None
         finally:
             body.close()
 

@@ -26,8 +26,8 @@ ARCHIVE_SUFFIX = ".tar.gz"
 SHA256_SUFFIX = ".sha256"
 REPO_INFO_NAME = "repo-info"
 
-_BIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_BIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def prefix(module: str, channel: str) -> str:
@@ -38,7 +38,7 @@ def prefix(module: str, channel: str) -> str:
 def artifact_key(module: str, channel: str, bin_name: str) -> str:
     """Key of ``<bin_name>.tar.gz`` in a module's channel."""
     folder = prefix(module, channel)
-    if not _BIN_NAME.match(bin_name or "") or bin_name.endswith(ARCHIVE_SUFFIX):
+    if not _BIN_NAME.fullmatch(bin_name or "") or bin_name.endswith(ARCHIVE_SUFFIX):
         raise LayoutError("artifact name %r is not valid (letters, digits, '.', '_', '+', '-'; no .tar.gz suffix)" % (bin_name,))
     return folder + bin_name + ARCHIVE_SUFFIX
 
@@ -73,14 +73,14 @@ def split_key(key: str) -> tuple[str, str, str] | None:
 
 def bin_name_of(filename: str) -> str | None:
     """``modulex-client`` for ``modulex-client.tar.gz``; None for anything else."""
-    if filename.endswith(ARCHIVE_SUFFIX) and _BIN_NAME.match(filename[:-len(ARCHIVE_SUFFIX)] or ""):
+    if filename.endswith(ARCHIVE_SUFFIX) and _BIN_NAME.fullmatch(filename[:-len(ARCHIVE_SUFFIX)] or ""):
         return filename[:-len(ARCHIVE_SUFFIX)]
     return None
 
 
 def format_sha256(digest: str, filename: str) -> str:
     """One line in the format ``sha256sum`` writes (two spaces, text mode)."""
-    if not _HEX64.match(digest):
+    if not _HEX64.fullmatch(digest):
         raise LayoutError("not a sha256 hex digest: %r" % (digest,))
     return "%s  %s\n" % (digest.lower(), filename)
 
@@ -107,7 +107,7 @@ def parse_sha256(text: str | bytes, source: str, filename: str) -> str:
         digest = fields[0]
         if digest.startswith("\\"):  # sha256sum escapes lines whose name has a backslash or newline
             digest = digest[1:]
-        if not _HEX64.match(digest):
+        if not _HEX64.fullmatch(digest):
             raise LayoutError("%s: not a sha256sum line: %r" % (source, line[:100]))
         if len(fields) == 1:
             if len(lines) == 1:

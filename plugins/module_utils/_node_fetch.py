@@ -75,7 +75,7 @@ def wanted(params: dict) -> list[dict]:
     """Every artifact the task asks for (``plan`` and ``artifacts`` together)."""
     items: list[dict] = []
     if params.get("plan"):
-        if not isinstance(params["plan"].get("install"), list):
+        if not isinstance(params["plan"], dict) or not isinstance(params["plan"].get("install"), list):
             raise FleetopsError("plan: not a plan from fleetops.release.repo_info (no 'install' list)")
         items.extend(plan_artifacts(params["plan"], params.get("extract_root")))
     for art in params.get("artifacts") or []:

@@ -71,13 +71,16 @@ class S3Store:
             if reason:
                 raise S3Error(reason)
             opts = self.options
-            session = boto3.session.Session(
-                profile_name=opts["profile"] or None,
-                aws_access_key_id=opts["access_key"] or None,
-                aws_secret_access_key=opts["secret_key"] or None,
-                aws_session_token=opts["session_token"] or None,
-                region_name=opts["region"] or None,
-            )
+            try:
+                session = boto3.session.Session(
+                    profile_name=opts["profile"] or None,
+                    aws_access_key_id=opts["access_key"] or None,
+                    aws_secret_access_key=opts["secret_key"] or None,
+                    aws_session_token=opts["session_token"] or None,
+                    region_name=opts["region"] or None,
+                )
+            except botocore.exceptions.BotoCoreError as exc:
+                raise S3Error("cannot set up the S3 client: %s" % exc) from None
             config = Config(
                 retries={"mode": "standard", "total_max_attempts": max(1, int(opts["retries"] or 0) + 1)},
                 connect_timeout=opts["connect_timeout"] or 10.0,
@@ -109,7 +112,10 @@ class S3Store:
             return S3Error("%s: S3 did not answer in time (after %s retries)" % (what, self.options["retries"]), True)
         if isinstance(exc, botocore.exceptions.NoCredentialsError):
             return S3Error("%s: no S3 credentials (set access_key/secret_key, a profile, or the AWS_* environment)" % what)
-        return S3Error("%s: %s" % (what, exc), isinstance(exc, botocore.exceptions.BotoCoreError))
+        # Other botocore errors are about the request or the configuration (bad parameters, unknown
+        # profile): another attempt would fail the same way.
+        transient = isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError))
+        return S3Error("%s: %s" % (what, exc), transient)
 
     @staticmethod
     def _is_not_found(exc: Exception) -> bool:

@@ -23,6 +23,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._fetch import (
     Artifact,
     FetchError,
     Fetcher,
+    SourceReadError,
     copy_verified,
     hash_file,
 )
@@ -109,9 +110,9 @@ def test_copy_verified_propagates_an_error_raised_by_read():
 
     before = reader_threads()
     out = io.BytesIO()
-    with pytest.raises(ConnectionResetError) as exc:
+    with pytest.raises(SourceReadError) as exc:
         copy_verified(read, out, None, LABEL)
-    assert exc.value is boom
+    assert exc.value.cause is boom
     assert out.getvalue() == b"z" * (2 * CHUNK)
     assert reader_threads() == before
 
@@ -120,9 +121,21 @@ def test_copy_verified_propagates_an_error_on_the_first_read():
     def read(amount):
         raise OSError("read failed for %d" % amount)
 
-    with pytest.raises(OSError) as exc:
+    with pytest.raises(SourceReadError) as exc:
         copy_verified(read, io.BytesIO(), 5, LABEL)
+    assert isinstance(exc.value.cause, OSError)
     assert str(exc.value) == "read failed for %d" % CHUNK
+
+
+def test_copy_verified_lets_a_write_error_through_unwrapped():
+    class FullDisk(io.BytesIO):
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError) as exc:
+        copy_verified(io.BytesIO(b"abc").read, FullDisk(), None, LABEL)
+    assert not isinstance(exc.value, SourceReadError)
+    assert exc.value.errno == 28
 
 
 # ---------------------------------------------------------------- Artifact / hash_file
@@ -629,10 +642,6 @@ def test_fetch_local_disk_error_is_not_retried(monkeypatch, tmp_path):
     assert cache_listing(tmp_path) == []
 
 
-@pytest.mark.xfail(strict=True, raises=OSError,
-                   reason="_from_url treats every OSError with an errno that is not a ConnectionError/timeout as a local disk error: "
-                          "a network error such as EHOSTUNREACH or ENETUNREACH raised by read() mid-stream escapes as a raw "
-                          "OSError instead of being retried")
 @pytest.mark.parametrize("code", [errno.EHOSTUNREACH, errno.ENETUNREACH])
 def test_fetch_network_oserror_mid_stream_is_retried(monkeypatch, tmp_path, code):
     responses = fake_open_url(monkeypatch, OSError(code, os.strerror(code)))

@@ -89,8 +89,6 @@ def test_longest_bin_name_is_accepted():
     assert _layout.artifact_key("M", "developer", "x" * 128) == "M/developer/" + "x" * 128 + ".tar.gz"
 
 
-@pytest.mark.xfail(strict=True, reason="_BIN_NAME uses match() with '$', which also matches before a trailing newline: "
-                                       "artifact_key('M', 'developer', 'x\\n') builds the key 'M/developer/x\\n.tar.gz'")
 def test_bin_name_with_trailing_newline_is_refused():
     with pytest.raises(LayoutError) as exc:
         _layout.artifact_key("M", "developer", "x\n")
@@ -148,7 +146,6 @@ def test_bin_name_of(filename, expected):
     assert _layout.bin_name_of(filename) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="_BIN_NAME uses match() with '$': bin_name_of('x\\n.tar.gz') returns 'x\\n' instead of None")
 def test_bin_name_of_refuses_a_newline():
     assert _layout.bin_name_of("x\n.tar.gz") is None
 
@@ -176,8 +173,6 @@ def test_format_sha256_round_trips_through_parse_sha256():
     assert _layout.parse_sha256(line.encode("ascii"), SRC, "modulex-client.tar.gz") == DIGEST
 
 
-@pytest.mark.xfail(strict=True, reason="_HEX64 uses match() with '$', so a digest with a trailing newline passes and "
-                                       "format_sha256 writes a two-line sidecar that parse_sha256 itself then refuses")
 def test_format_sha256_refuses_a_digest_with_trailing_newline():
     with pytest.raises(LayoutError) as exc:
         _layout.format_sha256(DIGEST + "\n", "x.tar.gz")

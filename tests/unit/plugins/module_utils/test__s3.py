@@ -144,9 +144,6 @@ CONFIG_ERRORS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="S3Store._fail marks every BotoCoreError transient, so configuration and parameter errors "
-                                       "(ProfileNotFound, ParamValidationError) claim another attempt could succeed; the profile "
-                                       "error also escapes the 'cannot set up the S3 client' wrapping (Session() is outside the try)")
 @pytest.mark.parametrize("call", CONFIG_ERRORS)
 def test_configuration_errors_are_not_transient(call):
     with pytest.raises(S3Error) as exc:
@@ -154,8 +151,6 @@ def test_configuration_errors_are_not_transient(call):
     assert exc.value.transient is False
 
 
-@pytest.mark.xfail(strict=True, reason="an unknown profile is an S3Error with transient=True, so Fetcher retries it with backoff "
-                                       "(1+2+4 s by default) and reports 'download failed after 4 attempts'")
 def test_fetch_with_an_unknown_profile_is_not_retried(tmp_path):
     calls = []
 
