@@ -8,7 +8,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._presign import sign_for_node
+from ansible_collections.fleetops.release.plugins.plugin_utils._presign import hide_urls, sign_for_node
 
 
 class ActionModule(ActionBase):
@@ -20,7 +20,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = dict(self._task.args)
+        args = hide_urls(self._task.args)
         if boolean(args.get("presign", True), strict=False):
             try:
                 args = sign_for_node(args)

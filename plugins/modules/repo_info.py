@@ -53,7 +53,8 @@ options:
     type: str
   resolve:
     description:
-      - Resolve a DIST into the plan. Needs O(bucket).
+      - Resolve a DIST into the plan. Happens only when O(bucket) is set; without it the repo-info is only validated.
+      - A local DIST file (O(path)) is resolved against O(bucket) under the DIST name given in O(name).
     type: bool
     default: true
   project:

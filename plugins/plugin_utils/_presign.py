@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
@@ -33,6 +34,38 @@ def _store(args: dict[str, t.Any]) -> S3Store:
     if ident not in _STORES:
         _STORES[ident] = S3Store(options)
     return _STORES[ident]
+
+
+def hide_urls(args: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Move every URL found in ``plan`` or ``artifacts`` into the no_log ``presigned_urls`` option.
+
+    A plan signed by repo_info (presign=true) carries URLs in a plain dict option, which Ansible
+    would echo back in the task's ``invocation`` at -vvv; in ``presigned_urls`` they are masked.
+    """
+    out = dict(args)
+    urls = dict(args.get("presigned_urls") or {})
+    plan = args.get("plan")
+    if isinstance(plan, dict):
+        plan = copy.deepcopy(plan)
+        for section in ("install", "upgrade"):
+            for step in plan.get(section) or []:
+                if not isinstance(step, dict):
+                    continue
+                for art in [step.get("rel")] + list(step.get("src") or []):
+                    if isinstance(art, dict) and art.get("url") and art.get("key"):
+                        urls[url_id(art.get("bucket"), art["key"], art.get("version_id"))] = art.pop("url")
+        out["plan"] = plan
+    if isinstance(args.get("artifacts"), list):
+        arts = []
+        for art in args["artifacts"]:
+            if isinstance(art, dict) and art.get("url") and art.get("key"):
+                art = dict(art)
+                urls[url_id(art.get("bucket"), art["key"], art.get("version_id"))] = art.pop("url")
+            arts.append(art)
+        out["artifacts"] = arts
+    if urls:
+        out["presigned_urls"] = urls
+    return out
 
 
 def sign_for_node(args: dict[str, t.Any]) -> dict[str, t.Any]:

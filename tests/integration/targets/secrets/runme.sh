@@ -48,5 +48,5 @@ if found:
 print("no secret in %d output files" % files)
 PY
 # The runs must have used the canaries for real (a run that did nothing proves nothing).
-grep -q "ok=11 " "$out/run.out" || { echo "the canary run did not complete as expected" >&2; tail -30 "$out/run.out" >&2; exit 1; }
+grep -q "ok=12 " "$out/run.out" || { echo "the canary run did not complete as expected" >&2; tail -30 "$out/run.out" >&2; exit 1; }
 grep -q '"downloaded": true' "$out/run.out"

@@ -236,3 +236,19 @@ def test_sign_for_node_refuses_a_non_plan():
     with pytest.raises(FleetopsError) as exc:
         sign_for_node(dict(credentials(), plan={"modules": {"M": "1.0.0"}}))
     assert str(exc.value) == "plan: not a plan from fleetops.release.repo_info (no 'install' list)"
+
+
+def test_hide_urls_moves_plan_and_artifact_urls_into_the_no_log_option():
+    from ansible_collections.fleetops.release.plugins.plugin_utils._presign import hide_urls
+
+    plan = {"install": [{"module": "M", "version": "1.0.0", "src": [],
+                         "rel": {"bucket": "b", "key": "M/1.0.0/M.tar.gz", "version_id": "v1", "url": "https://s/M?X-Amz-Signature=S1"}}],
+            "upgrade": []}
+    args = {"plan": plan, "artifacts": [{"key": "N/1.0.0/N.tar.gz", "url": "https://s/N?X-Amz-Signature=S2"}], "cache_dir": "/c"}
+    out = hide_urls(args)
+    assert out["presigned_urls"] == {"b/M/1.0.0/M.tar.gz?versionId=v1": "https://s/M?X-Amz-Signature=S1",
+                                     "/N/1.0.0/N.tar.gz": "https://s/N?X-Amz-Signature=S2"}
+    assert "url" not in out["plan"]["install"][0]["rel"]
+    assert "url" not in out["artifacts"][0]
+    assert "X-Amz" not in repr({k: v for k, v in out.items() if k != "presigned_urls"})
+    assert plan["install"][0]["rel"]["url"].endswith("S1"), "the task's own args are not modified"
