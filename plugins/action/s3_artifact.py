@@ -4,29 +4,8 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
-from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.fleetops.release.plugins.plugin_utils._presign import hide_urls, sign_for_node
+from ansible_collections.fleetops.release.plugins.plugin_utils._node_action import NodeFetchAction
 
 
-class ActionModule(ActionBase):
-    """Signs the plan's artifacts on the controller just in time, then runs the module on the node.
-
-    With ``presign`` (the default) the node gets short-lived URLs in a no_log option and
-    none of the controller's S3 settings or credentials.
-    """
-
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        args = hide_urls(self._task.args)
-        if boolean(args.get("presign", True), strict=False):
-            try:
-                args = sign_for_node(args)
-            # reported as the task's failure
-            except Exception as exc:  # pylint: disable=broad-except
-                raise AnsibleActionFail(str(exc)) from None
-        result.update(self._execute_module(module_name=self._task.resolved_action or self._task.action,
-                                           module_args=args, task_vars=task_vars))
-        return result
+class ActionModule(NodeFetchAction):
+    """Signs URLs on the controller, fetches on the node (see plugin_utils/_node_action.py)."""

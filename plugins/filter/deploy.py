@@ -1,0 +1,20 @@
+# Copyright (c) 2026 fleetops.release contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+from ansible_collections.fleetops.release.plugins.plugin_utils._summary import outcome, report
+
+
+def deploy_outcome(result, halted=False):
+    return outcome(result, halted)
+
+
+def deploy_report(hosts, hostvars, halted=False, var="fleetops_deploy"):
+    return report(list(hosts), hostvars, halted, var)
+
+
+class FilterModule:
+    def filters(self):
+        return dict(deploy_outcome=deploy_outcome, deploy_report=deploy_report)

@@ -1,0 +1,246 @@
+#!/usr/bin/python
+# Copyright (c) 2026 fleetops.release contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: dist_deploy
+short_description: Apply a whole release plan on a node in one call
+version_added: 0.1.0
+description:
+  - Applies the plan from M(fleetops.release.repo_info) on one node in a single module call, because the cost of a release
+    is dominated by remote module calls per host.
+  - "Gate first, from the node state file C(images.yaml): no file means install (every C(install) step runs C(deploy.sh));
+    V(active) at a version in O(upgradable) means upgrade (the C(upgrade) steps run C(upgrade.sh), their dependencies
+    C(deploy.sh)); anything else is skipped with the reason (up to date, not eligible, failed, in progress, stale in progress)."
+  - Then fetch and verify every artifact the node needs (as M(fleetops.release.s3_artifact) does) and extract each module
+    into a fresh C(<modules_dir>/<Module>/<version>/) (SRC packages into its C(src/<bin_name>/)). A failure here, before any
+    script ran, leaves the node as it was and is reported with RV(stage=fetch).
+  - Then the state goes to V(building) (install) or V(maintain) (upgrade), each script runs in plan order with a timeout and a
+    documented environment, its output goes to a log file under O(log_dir), and each module's version is recorded as it
+    succeeds. At the end the state is V(active) on the new version, or V(failure) with the error (RV(stage=script)).
+  - State writes are atomic and durable (temp file, fsync, rename, fsync of the directory) whatever C(ANSIBLE_UNSAFE_WRITES)
+    says. One run at a time per node (a lock beside the state file).
+  - "Scripts get this environment: C(FLEETOPS_ACTION) (V(deploy) or V(upgrade)), C(FLEETOPS_MODULE), C(FLEETOPS_VERSION),
+    C(FLEETOPS_PREVIOUS_VERSION), C(FLEETOPS_MODULE_DIR), C(FLEETOPS_MODULES_DIR), C(FLEETOPS_SRC_DIR) (first SRC package),
+    C(FLEETOPS_SRC_DIRS) (colon-separated), C(FLEETOPS_PROJECT), C(FLEETOPS_DIST), C(FLEETOPS_DIST_VERSION),
+    C(FLEETOPS_RESTART) (V(1) or V(0)), C(FLEETOPS_RUN_ID), C(FLEETOPS_STATE_FILE), plus C(PATH), C(LANG), C(HOME).
+    The working directory is the module's directory."
+  - Keeps the newest O(keep_versions) versions of each module on disk for rollback and prunes older ones.
+author:
+  - fleetops developers (@fleetops)
+extends_documentation_fragment:
+  - fleetops.release._s3
+  - fleetops.release._attributes
+  - fleetops.release._attributes.S3_GROUP
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Gates and computes the plan diff against the node (per module install, upgrade or unchanged) without fetching or
+        running anything.
+  diff_mode:
+    support: full
+    details:
+      - The diff is the node's DIST version and module versions before and after.
+  idempotent:
+    support: full
+    details:
+      - A node already on the target version is skipped as up to date; nothing is downloaded and no script runs.
+options:
+  plan:
+    description: The plan, RV(fleetops.release.repo_info#module:plan).
+    type: dict
+    required: true
+  upgradable:
+    description:
+      - DIST versions an V(active) node may be upgraded from (the seed's "upgradable node versions").
+    type: list
+    elements: str
+    default: []
+  project:
+    description: Project name recorded in the node state when the plan has none.
+    type: str
+  run_id:
+    description: Identifier of this release run, recorded in the state history and used for the log directory. Default is random.
+    type: str
+  restart:
+    description: Passed to scripts as C(FLEETOPS_RESTART).
+    type: bool
+    default: false
+  script_timeout:
+    description: Seconds each script may run before it is killed (its process group gets SIGTERM, then SIGKILL) and the node marked V(failure).
+    type: int
+    default: 600
+  stale_after:
+    description: Seconds after which a node still V(building) or V(maintain) is reported as stale in progress.
+    type: int
+    default: 3600
+  keep_versions:
+    description: Versions of each module kept on disk.
+    type: int
+    default: 3
+  corrupt_policy:
+    description:
+      - What to do when C(images.yaml) is unreadable, empty, or has an unknown status. The file is first moved aside to
+        C(images.yaml.corrupt-<time>) either way.
+      - V(fail) stops with an error naming the file and the backup. V(rebuild) treats the node as new and installs (the seed's rule).
+    type: str
+    choices: [fail, rebuild]
+    default: fail
+  state_file:
+    description: The node state file.
+    type: path
+    default: /var/lib/fleetops/images.yaml
+  cache_dir:
+    description: Content-addressed artifact cache.
+    type: path
+    default: /var/lib/fleetops/cache
+  modules_dir:
+    description: Where module versions are extracted.
+    type: path
+    default: /opt/fleetops/modules
+  log_dir:
+    description: Script logs go to C(<log_dir>/<run_id>/).
+    type: path
+    default: /var/lib/fleetops/logs
+  allow_unverified:
+    description: Accept artifacts without sha256.
+    type: bool
+    default: false
+  attempts:
+    description: Download attempts per artifact on transient errors.
+    type: int
+    default: 4
+  timeout:
+    description: Seconds to wait for the store per attempt and read.
+    type: float
+    default: 60
+  presign:
+    description: Sign URLs on the controller just in time (nodes need no credentials and no boto3); V(false) uses the node's own S3 access.
+    type: bool
+    default: true
+  url_expiry:
+    description: Lifetime of URLs signed for this task, in seconds.
+    type: int
+    default: 900
+  presigned_urls:
+    description: Filled by the action plugin; see M(fleetops.release.s3_artifact).
+    type: dict
+seealso:
+  - module: fleetops.release.repo_info
+  - module: fleetops.release.node_state
+  - module: fleetops.release.s3_artifact
+"""
+
+EXAMPLES = r"""
+- name: Resolve the release once
+  fleetops.release.repo_info:
+    name: ProjectX.dist
+    version: 1.1.0
+    bucket: projectx-releases
+  delegate_to: localhost
+  run_once: true
+  register: release
+
+- name: Install new nodes, upgrade nodes on 1.0.0, skip the rest
+  fleetops.release.dist_deploy:
+    plan: "{{ release.plan }}"
+    upgradable: [1.0.0]
+    restart: true
+  register: deployed
+
+- name: What would change on each node
+  fleetops.release.dist_deploy:
+    plan: "{{ release.plan }}"
+    upgradable: [1.0.0]
+  check_mode: true
+  diff: true
+"""
+
+RETURN = r"""
+action:
+  description: V(install), V(upgrade) or V(skip).
+  returned: always
+  type: str
+reason:
+  description: Why, one of V(new node), V(upgradable), V(up to date), V(not eligible), V(failed), V(in progress), V(stale in progress).
+  returned: always
+  type: str
+message:
+  description: The gate decision in words.
+  returned: always
+  type: str
+node_status:
+  description: The node's status before the run (null for a new node).
+  returned: always
+  type: str
+node_status_after:
+  description: The node's status after the run.
+  returned: unless skipped
+  type: str
+previous_version:
+  description: The node's DIST version before the run.
+  returned: always
+  type: str
+dist_version:
+  description: The target DIST version.
+  returned: always
+  type: str
+stage:
+  description: Where a failure happened, V(fetch) (nothing on the node changed) or V(script) (the node is V(failure)).
+  returned: on failure
+  type: str
+plan_diff:
+  description: Per plan step the module, version, the version the node had, and V(deploy), V(upgrade) or V(unchanged).
+  returned: unless skipped
+  type: list
+  elements: dict
+steps:
+  description: Each script run, with V(module), V(version), V(script), V(rc), V(seconds), V(log) (path on the node) and V(tail) (last lines).
+  returned: always
+  type: list
+  elements: dict
+downloaded_bytes:
+  description: Bytes downloaded.
+  returned: always
+  type: int
+run_id:
+  description: The run identifier.
+  returned: always
+  type: str
+corrupt:
+  description: When the state file was corrupt, the problem, where it was moved and the policy applied.
+  returned: always
+  type: dict
+pruned:
+  description: Module version directories removed by O(keep_versions).
+  returned: success
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.release.plugins.module_utils._deploy import DIST_DEPLOY_ARGSPEC, Deployer
+from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3Store
+
+
+def main() -> None:
+    argument_spec = dict(DIST_DEPLOY_ARGSPEC)
+    argument_spec.update(S3_ARGSPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        result = Deployer(module.params, lambda: S3Store(module.params), module.check_mode, warn=module.warn).run()
+    except FleetopsError as exc:
+        module.fail_json(msg=str(exc))
+    if result.get("failed"):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

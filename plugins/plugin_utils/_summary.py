@@ -1,0 +1,63 @@
+# Copyright (c) 2026 fleetops.release contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside fleetops.release.
+"""Per-host outcome of a release, from each host's registered dist_deploy result."""
+
+from __future__ import annotations
+
+import typing as t
+
+PROBLEMS = ("failed", "unreachable")
+
+
+def outcome(result: t.Any, halted: bool = False) -> dict:
+    """One host: ``{outcome, detail, version, node_status}``.
+
+    outcome is one of installed, upgraded, unchanged, skipped, failed, unreachable, not started.
+    """
+    if not isinstance(result, dict) or not result:
+        detail = "the rollout was stopped by failures before this host" if halted else "the run ended before this host"
+        return dict(outcome="not started", detail=detail, version=None, node_status=None)
+    if result.get("unreachable"):
+        return dict(outcome="unreachable", detail=str(result.get("msg", "")).strip()[:300], version=None, node_status=None)
+    version = result.get("dist_version")
+    status = result.get("node_status_after", result.get("node_status"))
+    if result.get("failed"):
+        stage = result.get("stage")
+        detail = str(result.get("msg", "failed")).strip()
+        if stage == "fetch":
+            detail = "fetch failed, node left as it was: " + detail
+        return dict(outcome="failed", detail=detail[:500], version=version, node_status=status, stage=stage,
+                    log=next((s.get("log") for s in reversed(result.get("steps") or []) if s.get("log")), None))
+    action = result.get("action")
+    if action == "skip":
+        return dict(outcome="skipped", detail="%s: %s" % (result.get("reason"), result.get("message", "")), version=result.get("previous_version"),
+                    node_status=status, reason=result.get("reason"))
+    if not result.get("changed"):
+        return dict(outcome="unchanged", detail="already on %s" % version, version=version, node_status=status)
+    ran = [s for s in result.get("steps") or [] if s.get("rc") == 0]
+    return dict(outcome="installed" if action == "install" else "upgraded",
+                detail="%d script(s) ran, %d bytes downloaded" % (len(ran), result.get("downloaded_bytes") or 0),
+                version=version, node_status=status)
+
+
+def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str = "fleetops_deploy") -> dict:
+    """All hosts: per-host outcomes, counts, and printable lines."""
+    rows = []
+    for host in hosts:
+        try:
+            result = hostvars[host].get(var)
+        except (KeyError, AttributeError):
+            result = None
+        row = outcome(result, halted)
+        row["host"] = host
+        rows.append(row)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    width = max([len(h) for h in hosts] + [4])
+    lines = ["%-*s  %-11s  %-8s  %s" % (width, r["host"], r["outcome"], r["version"] or "-", r["detail"]) for r in rows]
+    return dict(hosts=rows, counts=counts, lines=lines, ok=not any(r["outcome"] in PROBLEMS for r in rows),
+                problems=[r["host"] for r in rows if r["outcome"] in PROBLEMS])
