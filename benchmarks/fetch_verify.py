@@ -95,13 +95,15 @@ def main() -> int:
     parser.add_argument("--size", default="1G", help="artifact size, e.g. 64M, 1G (default 1G)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--workdir", default=None,
+                        help="where downloads land (default: a temp dir); /dev/shm takes disk write-back noise out")
     args = parser.parse_args()
     size = parse_size(args.size)
     kinds = args.kinds.split(",")
     python = sys.executable
     moto = os.path.join(os.path.dirname(python), "moto_server")
     port = free_port()
-    work = tempfile.mkdtemp(prefix="fleetops-bench-")
+    work = tempfile.mkdtemp(prefix="fleetops-bench-", dir=args.workdir)
     server = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         endpoint = "http://127.0.0.1:%d" % port

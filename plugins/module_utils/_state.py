@@ -537,9 +537,12 @@ class NodeLock:
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise LockedError(self.path, holder) from None
             raise FleetopsError("cannot lock %s: %s" % (self.path, _os_error_text(exc))) from exc
-        os.ftruncate(fd, 0)
-        os.write(fd, ("%d\n" % os.getpid()).encode("ascii"))
         self._fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, ("%d\n" % os.getpid()).encode("ascii"))
+        except OSError:
+            pass  # the pid only words the "held by" message; a full disk must not stop the lock
 
     def release(self) -> None:
         if self._fd is None:
