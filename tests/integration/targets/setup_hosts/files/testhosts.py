@@ -105,7 +105,7 @@ def up(args: argparse.Namespace) -> int:
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         hosts.append(dict(name=name, address=addr, netns=ns, veth=veth, pid=proc.pid, home=home))
     unreachable = [dict(name="u%02d" % (i + 1), address="10.%d.250.%d" % (net, 10 + i)) for i in range(args.unreachable)]
-    state = dict(bridge=bridge, net=net, hosts=hosts, unreachable=unreachable, python=python, key=key)
+    state = dict(bridge=bridge, net=net, gateway="10.%d.0.1" % net, hosts=hosts, unreachable=unreachable, python=python, key=key)
     with open(os.path.join(workdir, "hosts.json"), "w", encoding="utf-8") as handle:
         json.dump(state, handle, indent=1)
     write_inventory(workdir, state)

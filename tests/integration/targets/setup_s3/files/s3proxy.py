@@ -12,7 +12,10 @@ whose X-Amz-Date + X-Amz-Expires lies in the past, as S3 does.
 ``GET /__stats__`` returns how many GETs each path received (paths only: query
 strings carry signatures and are never recorded).
 
-Usage: python s3proxy.py LISTEN_PORT UPSTREAM_PORT
+Usage: python s3proxy.py LISTEN_PORT UPSTREAM_PORT [LISTEN_ADDRESS]
+
+LISTEN_ADDRESS defaults to 127.0.0.1; the SSH test hosts reach the store through
+a proxy on their bridge's address.
 """
 
 from __future__ import annotations
@@ -145,7 +148,8 @@ class Handler(BaseHTTPRequestHandler):
 def main() -> None:
     global UPSTREAM  # pylint: disable=global-statement
     UPSTREAM = ("127.0.0.1", int(sys.argv[2]))
-    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+    address = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"
+    server = ThreadingHTTPServer((address, int(sys.argv[1])), Handler)
     server.daemon_threads = True
     server.serve_forever()
 
