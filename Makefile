@@ -1,6 +1,6 @@
 # fleetops.release: developer and CI entry points.
 #   make test   install what the tests need, then run every test (what CI runs)
-#   make demo   arrives with the node side (issue 3)
+#   make demo   publish the examples to a local S3 and release them to three nodes
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -15,16 +15,16 @@ UNIT_ROOT := $(CURDIR)/.tmp/collections
 export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help test deps system-deps venv awscli stage sanity units lint docs-check integration lock clean demo
+.PHONY: help test deps system-deps venv awscli stage sanity units lint docs-check integration lock clean demo demo-test
 
 help:
 	@echo "make test    install test dependencies and run sanity, units, lint and integration tests"
 	@echo "make units   unit tests only (fast)"
-	@echo "make demo    not yet: arrives with the node side"
+	@echo "make demo    publish the examples to a local S3 and release them to three nodes"
 
 test: deps
 	@start=$$(date +%s); \
-	for step in sanity units lint integration; do \
+	for step in sanity units lint integration demo-test; do \
 	  t0=$$(date +%s); $(MAKE) --no-print-directory $$step; \
 	  echo "== $$step passed in $$(( $$(date +%s) - t0 )) s"; \
 	done; \
@@ -33,7 +33,7 @@ test: deps
 deps: system-deps venv awscli
 
 # Debian packages the tests use. With CI=true a missing package is a failure, never a skip.
-SYSTEM_PACKAGES := shellcheck
+SYSTEM_PACKAGES := shellcheck openssh-server openssh-client iproute2 util-linux
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -92,10 +92,23 @@ docs-check: $(UNIT_ROOT)/ansible_collections/fleetops/release
 	ANSIBLE_COLLECTIONS_PATH=$(UNIT_ROOT) $(BIN)/python tests/utils/docs_check.py
 
 integration: stage
-	cd $(STAGE) && AWSCLI_BIN=$(AWSCLI_VENV)/bin/aws timeout 1200 ansible-test integration --local --python 3.11 --color no $(TARGETS)
+	cd $(STAGE) && AWSCLI_BIN=$(AWSCLI_VENV)/bin/aws timeout 1200 ansible-test integration --local --allow-destructive --python 3.11 --color no $(TARGETS)
 
-demo:
-	@echo "make demo arrives with the node side (issue 3): nothing to run yet."
+# The README's second command: the whole product on one machine in under two minutes.
+demo: venv $(UNIT_ROOT)/ansible_collections/fleetops/release
+	timeout 300 $(BIN)/python examples/demo/run.py
+
+# make demo as a test: both node kinds, under two minutes each, nothing left running.
+demo-test: venv $(UNIT_ROOT)/ansible_collections/fleetops/release
+	@before=$$(pgrep -c -f moto_server || true); netns=$$(ip netns list 2>/dev/null | wc -l); \
+	for mode in "" --local; do \
+	  t0=$$(date +%s); timeout 120 $(BIN)/python examples/demo/run.py $$mode > .tmp/demo$$mode.log 2>&1 || { cat .tmp/demo$$mode.log; exit 1; }; \
+	  grep -q "node states:" .tmp/demo$$mode.log && grep -q "done; everything the demo started is stopped" .tmp/demo$$mode.log; \
+	  test $$(grep -c "active on 1.1.0" .tmp/demo$$mode.log) = 3 || { cat .tmp/demo$$mode.log; exit 1; }; \
+	  echo "demo $${mode:-(ssh when root)}: $$(( $$(date +%s) - t0 )) s"; \
+	done; \
+	test "$$(pgrep -c -f moto_server || true)" = "$$before" || { echo "demo left moto running"; exit 1; }; \
+	test "$$(ip netns list 2>/dev/null | wc -l)" = "$$netns" || { echo "demo left network namespaces"; exit 1; }
 
 clean:
 	rm -rf .tmp tests/output collections
