@@ -11,7 +11,7 @@ def deploy_outcome(result, halted=False):
     return outcome(result, halted)
 
 
-def deploy_report(hosts, hostvars, halted=False, var="fleetops_deploy"):
+def deploy_report(hosts, hostvars, halted=False, var="deploy_result"):
     return report(list(hosts), hostvars, halted, var)
 
 

@@ -72,6 +72,7 @@ def run(params: dict, check_mode: bool) -> dict:
                 save(path, state)
     if params["expect_status"] and result["status"] not in params["expect_status"]:
         result["failed"] = True
-        result["msg"] = "%s: status is %s, expected %s%s" % (path, result["status"] or "absent (new node)", " or ".join(params["expect_status"]),
-                                                          ("; last error: %s" % result["last_error"]) if result.get("last_error") else "")
+        last_error = ("; last error: %s" % result["last_error"]) if result.get("last_error") else ""
+        status = result["status"] or "absent (new node)"
+        result["msg"] = "%s: status is %s, expected %s%s" % (path, status, " or ".join(params["expect_status"]), last_error)
     return result

@@ -43,7 +43,7 @@ def outcome(result: t.Any, halted: bool = False) -> dict:
                 version=version, node_status=status)
 
 
-def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str = "fleetops_deploy") -> dict:
+def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str = "deploy_result") -> dict:
     """All hosts: per-host outcomes, counts, and printable lines."""
     rows = []
     for host in hosts:

@@ -32,6 +32,6 @@ fleetops_hosts_up() {
 }
 
 fleetops_hosts_down() {
-    [ -n "${NODE_PROXY_PID:-}" ] && kill "$NODE_PROXY_PID" 2>/dev/null || true
-    [ -n "${HOSTS_DIR:-}" ] && "$FLEETOPS_TEST_PYTHON" "$SETUP_HOSTS_DIR/files/testhosts.py" down --dir "$HOSTS_DIR" || true
+    if [ -n "${NODE_PROXY_PID:-}" ]; then kill "$NODE_PROXY_PID" 2>/dev/null || true; fi
+    if [ -n "${HOSTS_DIR:-}" ]; then "$FLEETOPS_TEST_PYTHON" "$SETUP_HOSTS_DIR/files/testhosts.py" down --dir "$HOSTS_DIR" || true; fi
 }
