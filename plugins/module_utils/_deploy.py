@@ -38,7 +38,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._versions import 
 
 DEFAULT_STATE_FILE = "/var/lib/fleetops/images.yaml"
 DEFAULT_CACHE_DIR = "/var/lib/fleetops/cache"
-DEFAULT_MODULES_DIR = "/opt/fleetops/modules"
+DEFAULT_MODULES_DIR = "/var/lib/fleetops/modules"
 DEFAULT_LOG_DIR = "/var/lib/fleetops/logs"
 TAIL_LINES = 20
 TAIL_BYTES = 4000

@@ -101,7 +101,7 @@ options:
   modules_dir:
     description: Where module versions are extracted.
     type: path
-    default: /opt/fleetops/modules
+    default: /var/lib/fleetops/modules
   log_dir:
     description: Script logs go to C(<log_dir>/<run_id>/).
     type: path

@@ -56,7 +56,7 @@ expect upgrade.log 'h01 +upgraded +1.1.0' 'h03 +upgraded +1.1.0' 'counts: upgrad
 # 4. deploy.sh fails on h02: h02 is failure with the error and its log, h03 is not started
 mkdir -p "$HOSTS_DIR/hosts/h02/var/lib/fleetops/fd"
 touch "$HOSTS_DIR/hosts/h02/var/lib/fleetops/fd/fail-deploy"
-paths='"fleetops_node_paths": {"state_file": "/var/lib/fleetops/fd/images.yaml", "modules_dir": "/opt/fleetops/fd"}'
+paths='"fleetops_node_paths": {"state_file": "/var/lib/fleetops/fd/images.yaml", "modules_dir": "/var/lib/fleetops/fd/modules"}'
 rc=$(release fail.log "{\"fleetops_hosts\": \"fleet:!unreachable\", \"fleetops_dist\": \"FaultDist\", \"fleetops_version\": \"1.0.0\", \"fleetops_serial\": 1, $paths}")
 [ "$rc" = 2 ] || { echo "expected exit 2 from a failed release, got $rc"; tail -40 "$w/fail.log"; exit 1; }
 expect fail.log 'h01 +installed +1.0.0' \
