@@ -23,20 +23,8 @@ except ImportError:  # reported by require_boto3()
     boto3 = None
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
+from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
 
-# One option set for every S3-backed module; doc fragment fleetops.release._s3 documents it.
-S3_ARGSPEC: dict[str, dict[str, t.Any]] = dict(
-    endpoint_url=dict(type="str", aliases=["s3_url", "aws_endpoint_url"]),
-    region=dict(type="str", aliases=["aws_region"]),
-    profile=dict(type="str", aliases=["aws_profile"]),
-    access_key=dict(type="str", aliases=["aws_access_key_id", "aws_access_key"], no_log=True),
-    secret_key=dict(type="str", aliases=["aws_secret_access_key", "aws_secret_key"], no_log=True),
-    session_token=dict(type="str", aliases=["aws_session_token"], no_log=True),
-    validate_certs=dict(type="bool", default=True),
-    retries=dict(type="int", default=5),
-    connect_timeout=dict(type="float", default=10.0),
-    read_timeout=dict(type="float", default=60.0),
-)
 S3_OPTION_NAMES = tuple(S3_ARGSPEC)
 
 NOT_FOUND_CODES = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")

@@ -225,7 +225,7 @@ pruned:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._deploy import DIST_DEPLOY_ARGSPEC, Deployer
-from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
+from ansible_collections.fleetops.release.plugins.module_utils._module import finish
 from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3Store
 
 
@@ -233,13 +233,7 @@ def main() -> None:
     argument_spec = dict(DIST_DEPLOY_ARGSPEC)
     argument_spec.update(S3_ARGSPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = Deployer(module.params, lambda: S3Store(module.params), module.check_mode, warn=module.warn).run()
-    except FleetopsError as exc:
-        module.fail_json(msg=str(exc))
-    if result.get("failed"):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    finish(module, Deployer(module.params, lambda: S3Store(module.params), module.check_mode, warn=module.warn).run)
 
 
 if __name__ == "__main__":

@@ -151,20 +151,14 @@ decision:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
+from ansible_collections.fleetops.release.plugins.module_utils._module import finish
 from ansible_collections.fleetops.release.plugins.module_utils._node_state import NODE_STATE_ARGSPEC, run
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=NODE_STATE_ARGSPEC, supports_check_mode=True,
                            required_if=[("action", "reset", ["reason"]), ("action", "maintain", ["reason"])])
-    try:
-        result = run(module.params, module.check_mode)
-    except FleetopsError as exc:
-        module.fail_json(msg=str(exc))
-    if result.get("failed"):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    finish(module, lambda: run(module.params, module.check_mode))
 
 
 if __name__ == "__main__":

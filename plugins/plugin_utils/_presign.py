@@ -12,7 +12,8 @@ import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import NODE_FETCH_ARGSPEC, url_id, wanted
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3Store
+from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.plugin_utils._sigv4 import Signer
 
 # What never travels to a node that fetches by URL.
 CONTROLLER_ONLY = ("endpoint_url", "region", "profile", "access_key", "secret_key", "session_token")
@@ -27,12 +28,21 @@ def _option(args: dict[str, t.Any], name: str) -> t.Any:
     return spec.get("default")
 
 
-def _store(args: dict[str, t.Any]) -> S3Store:
-    """One client per distinct connection setting for the whole run (clients are costly to build)."""
+def _store(args: dict[str, t.Any]) -> t.Any:
+    """Something with ``presign_get``: the stdlib signer where it applies, else a boto3 client.
+
+    Action plugins run in a freshly forked worker per host, so boto3's import and client set-up
+    (about a quarter of a CPU second) would be paid for every host; the signer costs microseconds.
+    """
     options = {name: _option(args, name) for name in S3_ARGSPEC}
     ident = tuple(sorted((k, str(v)) for k, v in options.items()))
     if ident not in _STORES:
-        _STORES[ident] = S3Store(options)
+        signer = Signer.from_options(options)
+        if signer is None:
+            from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store  # pylint: disable=import-outside-toplevel
+
+            signer = S3Store(options)
+        _STORES[ident] = signer
     return _STORES[ident]
 
 
