@@ -122,8 +122,9 @@ def main() -> int:
                 with open(os.path.join(rel, "repo-info"), "w", encoding="utf-8") as handle:
                     handle.write("rel_branch: %s\nsrc_branch: %s\ndepend_list: none\n" % (version, version))
                 entry = dict(name=module, version=version)
-                for kind, tree_dir, members, bin_name in (("src", tree, ["bin"], module.lower() + "-bin"),
-                                                           ("rel", rel, ["etc", "repo-info", "deploy.sh", "upgrade.sh"], module)):
+                packages = (("src", tree, ["bin"], module.lower() + "-bin"),
+                            ("rel", rel, ["etc", "repo-info", "deploy.sh", "upgrade.sh"], module))
+                for kind, tree_dir, members, bin_name in packages:
                     archive = os.path.join(work, "%s-%s-%s.tar.gz" % (module, version, kind))
                     subprocess.run(["tar", "czf", archive, "-C", tree_dir] + members, check=True)
                     with open(archive, "rb") as handle:
@@ -146,8 +147,9 @@ def main() -> int:
                 return sum(n for path, n in json.load(resp).items() if path.endswith(".tar.gz"))
 
         common = ["-i", inventory, "-f", str(args.forks)]
+        release_vars = json.dumps({"fleetops_serial": "100%", "fleetops_s3": {"endpoint_url": endpoint}})
         ours = [os.path.join(BIN, "ansible-playbook"), *common, "fleetops.release.deploy", "-e", "fleetops_hosts=fleet",
-                "-e", "fleetops_dist=Bench.dist", "-e", "fleetops_bucket=bench", "-e", '{"fleetops_serial": "100%%", "fleetops_s3": {"endpoint_url": "%s"}}' % endpoint]
+                "-e", "fleetops_dist=Bench.dist", "-e", "fleetops_bucket=bench", "-e", release_vars]
         plain = [os.path.join(BIN, "ansible-playbook"), *common, os.path.join(ROOT, "benchmarks", "plain", "deploy.yml")]
         floor = [os.path.join(BIN, "ansible"), *common, "fleet", "-m", "ansible.builtin.ping"]
         # warm the SSH control masters once so every contestant starts from the same place

@@ -33,7 +33,7 @@ from ansible_collections.fleetops.release.plugins.module_utils import _layout
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._fetch import Artifact, Fetcher
 from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import extract_state, extract_to, url_id
-from ansible_collections.fleetops.release.plugins.module_utils._state import NodeLock, NodeState, backup_corrupt, gate, load, save
+from ansible_collections.fleetops.release.plugins.module_utils._state import NodeLock, NodeState, StateWriteError, backup_corrupt, gate, load, save
 from ansible_collections.fleetops.release.plugins.module_utils._versions import DEVELOPER, version_key
 
 DEFAULT_STATE_FILE = "/var/lib/fleetops/images.yaml"
@@ -124,11 +124,17 @@ class Deployer:
             if self.p["corrupt_policy"] == "fail":
                 raise FleetopsError("%s: %s (corrupt_policy=fail; nothing changed in check mode)" % (self.state_file, loaded.problem))
             return None, info
-        backup = backup_corrupt(self.state_file)
-        info["corrupt"] = dict(problem=loaded.problem, backup=backup, policy=self.p["corrupt_policy"])
         if self.p["corrupt_policy"] == "fail":
-            raise FleetopsError("%s: %s; moved aside to %s. Inspect it, then restore a good images.yaml or rerun with "
+            backup = _same_backup(self.state_file)
+            if backup is None:
+                backup = backup_corrupt(self.state_file)
+                # Put the file back (same inode) so that every later run stops here too, until someone decides.
+                os.link(backup, self.state_file)
+            info["corrupt"] = dict(problem=loaded.problem, backup=backup, policy="fail")
+            raise FleetopsError("%s: %s; a copy is kept as %s. Fix or remove images.yaml, or rerun with "
                                 "corrupt_policy=rebuild to treat the node as new" % (self.state_file, loaded.problem, backup))
+        backup = backup_corrupt(self.state_file)
+        info["corrupt"] = dict(problem=loaded.problem, backup=backup, policy="rebuild")
         self.warn("%s: %s; moved aside to %s and the node is treated as new (corrupt_policy=rebuild)"
                   % (self.state_file, loaded.problem, backup))
         return None, info
@@ -238,8 +244,8 @@ class Deployer:
             state.modules[item["module"]] = item["version"]
             save(self.state_file, state)
 
-    def prune(self, touched: list[str]) -> list[str]:
-        """Keep the newest ``keep_versions`` of each touched module (never the installed one)."""
+    def prune(self, touched: list[str], installed: dict[str, str]) -> list[str]:
+        """Keep the newest ``keep_versions`` of each touched module, and always the installed one."""
         removed = []
         keep = max(1, int(self.p["keep_versions"]))
         for module in touched:
@@ -249,7 +255,10 @@ class Deployer:
             except OSError:
                 continue
             tags = sorted((n for n in names if n != DEVELOPER and ".replaced-" not in n), key=version_key, reverse=True)
-            for name in tags[keep:]:
+            current = installed.get(module)
+            others = [name for name in tags if name != current]
+            room = keep - 1 if current in tags else keep
+            for name in others[max(0, room):]:
                 path = os.path.join(base, name)
                 shutil.rmtree(path, ignore_errors=True)
                 marker = os.path.join(base, ".%s.sha256" % name)
@@ -300,16 +309,36 @@ class Deployer:
         save(self.state_file, state)
         try:
             self._run_steps(state, todo, result["steps"])
-        except (StepFailed, OSError) as exc:
-            message = str(exc) if isinstance(exc, StepFailed) else "%s: %s" % (getattr(exc, "filename", None) or "script", exc)
+        except (StepFailed, StateWriteError, OSError) as exc:
+            message = str(exc) if isinstance(exc, FleetopsError) else "%s: %s" % (getattr(exc, "filename", None) or "script", exc)
             state.transition("failure", self.run_id, version=self.target, reason=decision.action, error=message)
-            save(self.state_file, state)
+            try:
+                save(self.state_file, state)
+            except StateWriteError as write_error:
+                message = "%s; recording the failure failed too (%s), so images.yaml still says %s" % (
+                    message, write_error, "building" if decision.action == "install" else "maintain")
             result.update(changed=True, failed=True, stage="script", node_status_after="failure", msg=message)
             return result
         state.transition("active", self.run_id, version=self.target, reason="%s %s" % (decision.action, self.target))
         save(self.state_file, state)
-        result.update(node_status_after="active", pruned=self.prune([i["module"] for i in changing]))
+        result.update(node_status_after="active", pruned=self.prune([i["module"] for i in changing], state.modules))
         return result
+
+
+def _same_backup(path: str) -> str | None:
+    """An existing ``<path>.corrupt-*`` copy of the file as it is now (so repeated runs do not pile up copies)."""
+    try:
+        with open(path, "rb") as handle:
+            current = handle.read()
+        folder, base = os.path.split(path)
+        for name in sorted(os.listdir(folder or "."), reverse=True):
+            if name.startswith(base + ".corrupt-"):
+                with open(os.path.join(folder, name), "rb") as handle:
+                    if handle.read() == current:
+                        return os.path.join(folder, name)
+    except OSError:
+        return None
+    return None
 
 
 def _unchanged(state: NodeState | None) -> str:

@@ -14,7 +14,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._state import DEF
 
 NODE_STATE_ARGSPEC: dict[str, dict[str, t.Any]] = dict(
     state_file=dict(type="path", default=DEFAULT_PATH),
-    action=dict(type="str", choices=["read", "reset", "maintain"], default="read"),
+    action=dict(type="str", choices=["read", "reset", "maintain", "fail"], default="read"),
     reason=dict(type="str"),
     version=dict(type="str"),
     run_id=dict(type="str"),
@@ -53,7 +53,7 @@ def run(params: dict, check_mode: bool) -> dict:
     if params["target_version"]:
         decision = gate(loaded, params["target_version"], params["upgradable"], params["stale_after"])
         result["decision"] = dict(action=decision.action, reason=decision.reason, message=decision.message)
-    if params["action"] in ("reset", "maintain"):
+    if params["action"] in ("reset", "maintain", "fail"):
         state = loaded.state
         if state is None:
             raise FleetopsError("%s: no node state (a new node); nothing to %s" % (path, params["action"]))
@@ -62,8 +62,10 @@ def run(params: dict, check_mode: bool) -> dict:
         before = _facts(state)
         if params["action"] == "reset":
             state.reset(params["reason"], params["run_id"], version=params["version"])
-        else:
+        elif params["action"] == "maintain":
             state.mark_maintain(params["reason"], params["run_id"])
+        else:
+            state.mark_failed(params["reason"], params["run_id"])
         result.update(_facts(state), changed=True,
                       diff=dict(before=dict(status=before["status"], version=before["version"]),
                                 after=dict(status=state.status, version=state.image_version)))

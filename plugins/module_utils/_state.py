@@ -45,20 +45,22 @@ HEADER = "# fleetops.release node state; written atomically, edit with the node_
 RUN = "run"
 RESET = "reset"
 MARK_MAINTAIN = "mark_maintain"
+MARK_FAILED = "mark_failed"
 
 TRANSITIONS = {
     (None, BUILDING): (RUN,),
     (BUILDING, ACTIVE): (RUN,),
-    (BUILDING, FAILURE): (RUN,),
+    (BUILDING, FAILURE): (RUN, MARK_FAILED),
     (ACTIVE, MAINTAIN): (RUN, MARK_MAINTAIN),
     (MAINTAIN, ACTIVE): (RUN,),
-    (MAINTAIN, FAILURE): (RUN,),
+    (MAINTAIN, FAILURE): (RUN, MARK_FAILED),
     (FAILURE, ACTIVE): (RESET,),
     (FAILURE, MAINTAIN): (MARK_MAINTAIN,),
 }
 """Allowed ``(from, to)`` pairs (``from`` None: no file yet) and who may take them:
 :data:`RUN` (:meth:`NodeState.transition`), :data:`RESET` (:meth:`NodeState.reset`) or
-:data:`MARK_MAINTAIN` (:meth:`NodeState.mark_maintain`)."""
+:data:`MARK_MAINTAIN` (:meth:`NodeState.mark_maintain`) or :data:`MARK_FAILED` (:meth:`NodeState.mark_failed`,
+for a node a killed run left in building or maintain)."""
 
 INSTALL = "install"
 UPGRADE = "upgrade"
@@ -68,7 +70,7 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _BACKUP_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 _KEYS = ("image", "status", "project", "modules", "updated_at", "last_error", "history", "run_id", "started_at")
 _HISTORY_KEYS = ("at", "run_id", "from", "to", "version", "reason")
-_OPERATOR_PATHS = {RESET: "by operator reset", MARK_MAINTAIN: "by operator mark_maintain"}
+_OPERATOR_PATHS = {RESET: "by operator reset", MARK_MAINTAIN: "by operator mark_maintain", MARK_FAILED: "by operator mark_failed"}
 
 
 class TransitionError(FleetopsError):
@@ -144,10 +146,13 @@ def _allowed_from(current: str | None) -> str:
     for (source, target), paths in TRANSITIONS.items():
         if source != current:
             continue
-        if RUN in paths:
-            choices.append(target)
+        operator = [_OPERATOR_PATHS[path] for path in paths if path != RUN]
+        if RUN not in paths:
+            choices.extend("%s %s" % (target, how) for how in operator)
+        elif operator:
+            choices.append("%s (also %s)" % (target, " or ".join(operator)))
         else:
-            choices.extend("%s %s" % (target, _OPERATOR_PATHS[path]) for path in paths)
+            choices.append(target)
     return "allowed from %s: %s" % (_status_name(current), ", ".join(choices) if choices else "nothing")
 
 
@@ -237,6 +242,10 @@ class NodeState:
     def mark_maintain(self, reason: str, run_id: str | None, now: datetime.datetime | None = None) -> None:
         """Operator marks an active or failed node as under maintenance."""
         self._operator(MAINTAIN, MARK_MAINTAIN, reason, run_id, None, now)
+
+    def mark_failed(self, reason: str, run_id: str | None, now: datetime.datetime | None = None) -> None:
+        """Operator declares a node stuck in building or maintain (a killed run) failed, so it can be reset."""
+        self._operator(FAILURE, MARK_FAILED, reason, run_id, None, now)
 
 
 class LoadResult:

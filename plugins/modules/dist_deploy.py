@@ -26,8 +26,9 @@ description:
   - "Scripts get this environment: C(FLEETOPS_ACTION) (V(deploy) or V(upgrade)), C(FLEETOPS_MODULE), C(FLEETOPS_VERSION),
     C(FLEETOPS_PREVIOUS_VERSION), C(FLEETOPS_MODULE_DIR), C(FLEETOPS_MODULES_DIR), C(FLEETOPS_SRC_DIR) (first SRC package),
     C(FLEETOPS_SRC_DIRS) (colon-separated), C(FLEETOPS_PROJECT), C(FLEETOPS_DIST), C(FLEETOPS_DIST_VERSION),
-    C(FLEETOPS_RESTART) (V(1) or V(0)), C(FLEETOPS_RUN_ID), C(FLEETOPS_STATE_FILE), plus C(PATH), C(LANG), C(HOME).
-    The working directory is the module's directory."
+    C(FLEETOPS_RESTART) (V(1) or V(0)), C(FLEETOPS_RUN_ID), C(FLEETOPS_STATE_FILE).
+    The working directory is the module's directory. From the module's own environment only C(PATH), C(LANG), C(LC_ALL), C(HOME),
+    C(TZ), C(USER) and C(LOGNAME) are passed on."
   - Keeps the newest O(keep_versions) versions of each module on disk for rollback and prunes older ones.
 author:
   - fleetops developers (@fleetops)
@@ -84,9 +85,10 @@ options:
     default: 3
   corrupt_policy:
     description:
-      - What to do when C(images.yaml) is unreadable, empty, or has an unknown status. The file is first moved aside to
+      - What to do when C(images.yaml) is unreadable, empty, or has an unknown status. A copy is kept as
         C(images.yaml.corrupt-<time>) either way.
-      - V(fail) stops with an error naming the file and the backup. V(rebuild) treats the node as new and installs (the seed's rule).
+      - V(fail) stops with an error naming the file and the copy, and leaves the file in place, so every run stops there until
+        someone fixes or removes it. V(rebuild) treats the node as new and installs (the seed's rule).
     type: str
     choices: [fail, rebuild]
     default: fail

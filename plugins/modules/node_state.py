@@ -14,7 +14,8 @@ description:
     extensions (project, module versions, updated_at, last_error, a bounded history of transitions with run ids).
   - With O(target_version) it also returns the gate decision M(fleetops.release.dist_deploy) would take.
   - "Operator actions: O(action=reset) returns a V(failure) node to V(active) (a reason is required and recorded);
-    O(action=maintain) marks an V(active) or V(failure) node V(maintain). Any other transition is refused with the current state."
+    O(action=maintain) marks an V(active) or V(failure) node V(maintain); O(action=fail) declares a node that a killed run left in
+    V(building) or V(maintain) V(failure), so that it can then be reset. Any other transition is refused with the current state."
   - Writes are atomic and durable (temp file in the same directory, fsync, rename, fsync of the directory), never weakened by
     C(ANSIBLE_UNSAFE_WRITES).
   - A file that cannot be used (empty, not YAML, unknown status) is reported with RV(problem), and with O(backup_corrupt=true)
@@ -41,12 +42,12 @@ options:
     type: path
     default: /var/lib/fleetops/images.yaml
   action:
-    description: V(read), or an operator action V(reset) (failure to active) or V(maintain).
+    description: V(read), or an operator action V(reset) (failure to active), V(maintain), or V(fail) (building or maintain to failure).
     type: str
-    choices: [read, reset, maintain]
+    choices: [read, reset, maintain, fail]
     default: read
   reason:
-    description: Why; required for V(reset) and V(maintain), recorded in the history.
+    description: Why; required for V(reset), V(maintain) and V(fail), recorded in the history.
     type: str
   version:
     description: With V(reset), declare the DIST version the node is on after the operator's fix.
@@ -157,7 +158,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._node_state impor
 
 def main() -> None:
     module = AnsibleModule(argument_spec=NODE_STATE_ARGSPEC, supports_check_mode=True,
-                           required_if=[("action", "reset", ["reason"]), ("action", "maintain", ["reason"])])
+                           required_if=[("action", "reset", ["reason"]), ("action", "maintain", ["reason"]), ("action", "fail", ["reason"])])
     finish(module, lambda: run(module.params, module.check_mode))
 
 

@@ -325,11 +325,11 @@ def test_every_allowed_pair_is_reachable():
 @pytest.mark.parametrize("start, to, message", [
     (FAILURE, MAINTAIN, "cannot go from failure to maintain (allowed from failure: active by operator reset, maintain by operator mark_maintain)"),
     (FAILURE, ACTIVE, "cannot go from failure to active (allowed from failure: active by operator reset, maintain by operator mark_maintain)"),
-    (ACTIVE, BUILDING, "cannot go from active to building (allowed from active: maintain)"),
-    (ACTIVE, ACTIVE, "cannot go from active to active (allowed from active: maintain)"),
-    (BUILDING, BUILDING, "cannot go from building to building (allowed from building: active, failure)"),
-    (BUILDING, MAINTAIN, "cannot go from building to maintain (allowed from building: active, failure)"),
-    (MAINTAIN, BUILDING, "cannot go from maintain to building (allowed from maintain: active, failure)"),
+    (ACTIVE, BUILDING, "cannot go from active to building (allowed from active: maintain (also by operator mark_maintain))"),
+    (ACTIVE, ACTIVE, "cannot go from active to active (allowed from active: maintain (also by operator mark_maintain))"),
+    (BUILDING, BUILDING, "cannot go from building to building (allowed from building: active, failure (also by operator mark_failed))"),
+    (BUILDING, MAINTAIN, "cannot go from building to maintain (allowed from building: active, failure (also by operator mark_failed))"),
+    (MAINTAIN, BUILDING, "cannot go from maintain to building (allowed from maintain: active, failure (also by operator mark_failed))"),
     (None, ACTIVE, "cannot go from new node to active (allowed from new node: building)"),
 ])
 def test_refused_transitions(start, to, message):
@@ -370,8 +370,8 @@ def test_reset_only_from_failure():
 
 
 @pytest.mark.parametrize("status, message", [
-    (MAINTAIN, "cannot go from maintain to maintain (allowed from maintain: active, failure)"),
-    (BUILDING, "cannot go from building to maintain (allowed from building: active, failure)"),
+    (MAINTAIN, "cannot go from maintain to maintain (allowed from maintain: active, failure (also by operator mark_failed))"),
+    (BUILDING, "cannot go from building to maintain (allowed from building: active, failure (also by operator mark_failed))"),
 ])
 def test_mark_maintain_refused(status, message):
     with pytest.raises(TransitionError) as exc:
