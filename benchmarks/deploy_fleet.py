@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import resource
 import shutil
 import socket
@@ -76,6 +77,9 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--skip-plain", action="store_true", help="measure floor and ours only")
+    parser.add_argument("--direct", action="store_true",
+                        help="nodes fetch from moto itself, without the counting test proxy in the data path;"
+                             " downloads are then counted from dist_deploy's own downloaded_bytes (ours only)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces)")
@@ -92,13 +96,17 @@ def main() -> int:
             gateway = json.load(handle)["gateway"]
         inventory = os.path.join(hosts_dir, "inventory.yml")
         moto_port, proxy_port = free_port(), free_port()
-        procs.append(subprocess.Popen([os.path.join(BIN, "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+        moto_host = gateway if args.direct else "127.0.0.1"
+        procs.append(subprocess.Popen([os.path.join(BIN, "moto_server"), "-H", moto_host, "-p", str(moto_port)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port("127.0.0.1", moto_port)
-        procs.append(subprocess.Popen([sys.executable, PROXY, str(proxy_port), str(moto_port), gateway],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(gateway, proxy_port)
-        endpoint = "http://%s:%d" % (gateway, proxy_port)
+        wait_port(moto_host, moto_port)
+        if args.direct:
+            endpoint = "http://%s:%d" % (gateway, moto_port)
+        else:
+            procs.append(subprocess.Popen([sys.executable, PROXY, str(proxy_port), str(moto_port), gateway],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_port(gateway, proxy_port)
+            endpoint = "http://%s:%d" % (gateway, proxy_port)
         import boto3  # pylint: disable=import-outside-toplevel
 
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
@@ -143,6 +151,8 @@ def main() -> int:
             s3.put_object(Bucket="bench", Key="Bench.dist/%s/repo-info" % version, Body=dist.encode())
 
         def gets() -> int:
+            if args.direct:
+                return 0
             with urllib.request.urlopen(endpoint + "/__stats__", timeout=10) as resp:  # noqa: S310 (loopback bridge)
                 return sum(n for path, n in json.load(resp).items() if path.endswith(".tar.gz"))
 
@@ -163,8 +173,15 @@ def main() -> int:
                 with open(os.path.join(work, name.replace(" ", "-") + ".log"), encoding="utf-8") as handle:
                     sys.stdout.write(handle.read()[-4000:])
                 raise SystemExit("%s failed (exit %d)" % (name, rc))
-            rows.append(dict(name=name, wall=wall, cpu=cpu, gets=gets() - start_gets))
-            print("%-16s %7.1f s wall %7.1f s cpu  %d artifact GETs" % (name, wall, cpu, rows[-1]["gets"]), file=sys.stderr, flush=True)
+            log = os.path.join(work, name.replace(" ", "-") + ".log")
+            if args.direct:  # no proxy to count GETs: add up what each node's dist_deploy reports
+                with open(log, encoding="utf-8") as handle:
+                    fetched = sum(int(m) for m in re.findall(r"(\d+) bytes downloaded", handle.read()))
+                rows.append(dict(name=name, wall=wall, cpu=cpu, gets=fetched))
+            else:
+                rows.append(dict(name=name, wall=wall, cpu=cpu, gets=gets() - start_gets))
+            unit = "bytes downloaded" if args.direct else "artifact GETs"
+            print("%-16s %7.1f s wall %7.1f s cpu  %d %s" % (name, wall, cpu, rows[-1]["gets"], unit), file=sys.stderr, flush=True)
 
         measure("floor", floor)
         measure("ours install", ours + ["-e", "fleetops_version=1.0.0"])
@@ -179,7 +196,8 @@ def main() -> int:
         floor_wall = min(r["wall"] for r in rows if r["name"].startswith("floor"))
         by_name = {r["name"]: r for r in rows}
         print("\n%d hosts, forks %d, DIST of 5 modules (5 MB SRC + small REL each)\n" % (args.hosts, args.forks))
-        print("| run | wall s | controller CPU s | x floor | plain / ours | artifact downloads |")
+        print("| run | wall s | controller CPU s | x floor | plain / ours | %s |" % (
+            "bytes downloaded (dist_deploy)" if args.direct else "artifact GETs (proxy)"))
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
         for row in rows:
             phase = row["name"].split(" ", 1)[-1]
