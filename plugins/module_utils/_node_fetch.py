@@ -52,22 +52,32 @@ def url_id(bucket: str | None, key: str, version_id: str | None = None) -> str:
     return "%s/%s%s" % (bucket or "", key, ("?versionId=" + version_id) if version_id else "")
 
 
+def plan_walk(plan: dict) -> t.Iterator[tuple[dict, dict]]:
+    """``(step, artifact)`` for every REL and SRC artifact of a plan's install and upgrade steps, in order.
+
+    The one walk over the plan format, shared by fetching, signing and hiding URLs.
+    """
+    for section in ("install", "upgrade"):
+        for step in plan.get(section) or []:
+            yield step, step["rel"]
+            for art in step.get("src") or []:
+                yield step, art
+
+
 def plan_artifacts(plan: dict, extract_root: str | None) -> list[dict]:
     """The artifacts of a plan as ``artifacts`` entries, each once, with their extraction dirs."""
     seen = set()
     out = []
-    for section in ("install", "upgrade"):
-        for step in plan.get(section) or []:
-            for art in [step["rel"]] + list(step.get("src") or []):
-                ident = url_id(art.get("bucket"), art["key"], art.get("version_id"))
-                if ident in seen:
-                    continue
-                seen.add(ident)
-                entry = {k: art.get(k) for k in ARTIFACT_SPEC if k not in ("dest", "last_modified")}
-                if extract_root:
-                    filename = art["key"].rsplit("/", 1)[-1]
-                    entry["dest"] = os.path.join(extract_root, step["module"], step["version"], _layout.bin_name_of(filename) or filename)
-                out.append(entry)
+    for step, art in plan_walk(plan):
+        ident = url_id(art.get("bucket"), art["key"], art.get("version_id"))
+        if ident in seen:
+            continue
+        seen.add(ident)
+        entry = {k: art.get(k) for k in ARTIFACT_SPEC if k not in ("dest", "last_modified")}
+        if extract_root:
+            filename = art["key"].rsplit("/", 1)[-1]
+            entry["dest"] = os.path.join(extract_root, step["module"], step["version"], _layout.bin_name_of(filename) or filename)
+        out.append(entry)
     return out
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils import _layout
 from ansible_collections.fleetops.release.plugins.module_utils._archive import read_member
 from ansible_collections.fleetops.release.plugins.module_utils._errors import LayoutError, RepoInfoError
+from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import plan_walk
 from ansible_collections.fleetops.release.plugins.module_utils._repoinfo import parse, resolve
 from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store, s3_url
 
@@ -164,18 +164,10 @@ def build_plan(catalog: Catalog, dist: str, version: str, project: str | None = 
     )
 
 
-def iter_artifacts(plan: dict) -> t.Iterator[dict]:
-    """Every artifact entry of a plan (REL and SRC of each step, both lists)."""
-    for section in ("install", "upgrade"):
-        for step in plan.get(section) or []:
-            yield step["rel"]
-            yield from step.get("src") or []
-
-
 def presign_plan(plan: dict, store: S3Store, expires: int) -> int:
     """Add a presigned ``url`` to every artifact of the plan in place; returns how many."""
     count = 0
-    for art in iter_artifacts(plan):
+    for _step, art in plan_walk(plan):
         art["url"] = store.presign_get(art["bucket"], art["key"], expires, art.get("version_id"))
         count += 1
     return count

@@ -11,7 +11,7 @@ import copy
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import NODE_FETCH_ARGSPEC, url_id, wanted
+from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import NODE_FETCH_ARGSPEC, plan_walk, url_id, wanted
 from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
 from ansible_collections.fleetops.release.plugins.plugin_utils._sigv4 import Signer
 
@@ -57,13 +57,12 @@ def hide_urls(args: dict[str, t.Any]) -> dict[str, t.Any]:
     plan = args.get("plan")
     if isinstance(plan, dict):
         plan = copy.deepcopy(plan)
-        for section in ("install", "upgrade"):
-            for step in plan.get(section) or []:
-                if not isinstance(step, dict):
-                    continue
-                for art in [step.get("rel")] + list(step.get("src") or []):
-                    if isinstance(art, dict) and art.get("url") and art.get("key"):
-                        urls[url_id(art.get("bucket"), art["key"], art.get("version_id"))] = art.pop("url")
+        try:
+            for _step, art in plan_walk(plan):
+                if isinstance(art, dict) and art.get("url") and art.get("key"):
+                    urls[url_id(art.get("bucket"), art["key"], art.get("version_id"))] = art.pop("url")
+        except (AttributeError, KeyError, TypeError):
+            pass  # not a plan; the module refuses it with its own message
         out["plan"] = plan
     if isinstance(args.get("artifacts"), list):
         arts = []
