@@ -107,14 +107,15 @@ molecule: venv $(UNIT_ROOT)/ansible_collections/fleetops/release
 
 # make demo as a test: both node kinds, under two minutes each, nothing left running.
 demo-test: venv $(UNIT_ROOT)/ansible_collections/fleetops/release
-	@before=$$(pgrep -c -f moto_server || true); netns=$$(ip netns list 2>/dev/null | wc -l); \
+	@before=$$(pgrep -f 'bin/[m]oto_server' | sort || true); netns=$$(ip netns list 2>/dev/null | wc -l); \
 	for mode in "" --local; do \
 	  t0=$$(date +%s); timeout 120 $(BIN)/python examples/demo/run.py $$mode > .tmp/demo$$mode.log 2>&1 || { cat .tmp/demo$$mode.log; exit 1; }; \
 	  grep -q "node states:" .tmp/demo$$mode.log && grep -q "done; everything the demo started is stopped" .tmp/demo$$mode.log; \
 	  test $$(grep -c "active on 1.1.0" .tmp/demo$$mode.log) = 3 || { cat .tmp/demo$$mode.log; exit 1; }; \
 	  echo "demo $${mode:-(ssh when root)}: $$(( $$(date +%s) - t0 )) s"; \
 	done; \
-	test "$$(pgrep -c -f moto_server || true)" = "$$before" || { echo "demo left moto running"; exit 1; }; \
+	left=$$(comm -13 <(echo "$$before") <(pgrep -f 'bin/[m]oto_server' | sort || true)); \
+	test -z "$$left" || { echo "demo left moto running: $$left"; exit 1; }; \
 	test "$$(ip netns list 2>/dev/null | wc -l)" = "$$netns" || { echo "demo left network namespaces"; exit 1; }
 
 clean:
