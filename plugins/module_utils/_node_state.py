@@ -3,14 +3,26 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to this collection: no compatibility promise outside fleetops.release.
-"""What the node_state module does: read, gate, assert, and the operator actions."""
+"""What the node_state module does: read, gate, assert, the operator actions, and the health classification."""
 
 from __future__ import annotations
 
+import datetime
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._state import DEFAULT_PATH, NodeLock, backup_corrupt, gate, load, save
+from ansible_collections.fleetops.release.plugins.module_utils._state import (
+    ACTIVE,
+    DEFAULT_PATH,
+    FAILURE,
+    LoadResult,
+    NodeLock,
+    NodeState,
+    backup_corrupt,
+    gate,
+    load,
+    save,
+)
 
 NODE_STATE_ARGSPEC: dict[str, dict[str, t.Any]] = dict(
     state_file=dict(type="path", default=DEFAULT_PATH),
@@ -26,6 +38,38 @@ NODE_STATE_ARGSPEC: dict[str, dict[str, t.Any]] = dict(
 )
 
 
+HEALTH_OK = "ok"
+HEALTH_MISSING = "missing"
+HEALTH_FAILURE = "failure"
+HEALTH_STALE = "stale"
+HEALTH_IN_PROGRESS = "in_progress"
+HEALTH_CORRUPT = "corrupt"
+HEALTHS = (HEALTH_OK, HEALTH_MISSING, HEALTH_FAILURE, HEALTH_STALE, HEALTH_IN_PROGRESS, HEALTH_CORRUPT)
+"""Every value of the result's ``health``; monitoring (the status playbook, the callbacks) reads it."""
+
+
+def health(state: NodeState | LoadResult | None, stale_after: float, now: datetime.datetime | None = None) -> str:
+    """One word for monitoring: ok, missing, failure, stale, in_progress or corrupt.
+
+    ``state`` is a LoadResult (an unusable file is ``corrupt``), a NodeState, or
+    None (no file: ``missing``).  building and maintain are ``stale`` exactly
+    when the gate would say ``stale in progress`` (started_at, else updated_at,
+    older than ``stale_after`` seconds, or neither readable), else ``in_progress``.
+    """
+    if isinstance(state, LoadResult):
+        if state.problem is not None:
+            return HEALTH_CORRUPT
+        state = state.state
+    if state is None:
+        return HEALTH_MISSING
+    if state.status == ACTIVE:
+        return HEALTH_OK
+    if state.status == FAILURE:
+        return HEALTH_FAILURE
+    decision = gate(state, state.image_version or "", [], stale_after, now=now)
+    return HEALTH_STALE if decision.reason == "stale in progress" else HEALTH_IN_PROGRESS
+
+
 def _facts(state) -> dict:
     if state is None:
         return dict(exists=False, status=None, version=None, project=None, modules={}, updated_at=None, last_error=None,
@@ -36,11 +80,34 @@ def _facts(state) -> dict:
                 started_at=data["started_at"])
 
 
-def run(params: dict, check_mode: bool) -> dict:
+def run(params: dict, check_mode: bool, now: datetime.datetime | None = None) -> dict:
+    """The module's result; ``health`` describes the node as it is after the call (or would be, in check mode)."""
     path = params["state_file"]
-    loaded = load(path)
+    try:
+        loaded = load(path)
+    except OSError as exc:
+        raise FleetopsError("cannot read the node state %s: %s" % (path, exc.strerror or exc)) from None
     result: dict = dict(changed=False, state_file=path, problem=loaded.problem, backup=None,
-                        ignored_keys=list(getattr(loaded, "ignored_keys", None) or []))
+                        ignored_keys=list(getattr(loaded, "ignored_keys", None) or []),
+                        health=health(loaded, params["stale_after"], now))
+    try:
+        _act(params, check_mode, path, loaded, result)
+    except FleetopsError as exc:
+        # A refused action still says what the node is, so that monitoring can read health from a failed result.
+        result.update(failed=True, msg=str(exc), changed=False)
+        result.pop("diff", None)
+        return result
+    if result["exists"] and loaded.problem is None:
+        result["health"] = health(loaded.state, params["stale_after"], now)
+    if params["expect_status"] and result["status"] not in params["expect_status"]:
+        result["failed"] = True
+        last_error = ("; last error: %s" % result["last_error"]) if result.get("last_error") else ""
+        status = result["status"] or "absent (new node)"
+        result["msg"] = "%s: status is %s, expected %s%s" % (path, status, " or ".join(params["expect_status"]), last_error)
+    return result
+
+
+def _act(params: dict, check_mode: bool, path: str, loaded: LoadResult, result: dict) -> None:
     if loaded.problem is not None:
         result.update(_facts(None), exists=True, status="corrupt")
         if params["backup_corrupt"] and not check_mode:
@@ -66,15 +133,9 @@ def run(params: dict, check_mode: bool) -> dict:
             state.mark_maintain(params["reason"], params["run_id"])
         else:
             state.mark_failed(params["reason"], params["run_id"])
-        result.update(_facts(state), changed=True,
-                      diff=dict(before=dict(status=before["status"], version=before["version"]),
-                                after=dict(status=state.status, version=state.image_version)))
+        diff = dict(before=dict(status=before["status"], version=before["version"]),
+                    after=dict(status=state.status, version=state.image_version))
         if not check_mode:
             with NodeLock(path):
                 save(path, state)
-    if params["expect_status"] and result["status"] not in params["expect_status"]:
-        result["failed"] = True
-        last_error = ("; last error: %s" % result["last_error"]) if result.get("last_error") else ""
-        status = result["status"] or "absent (new node)"
-        result["msg"] = "%s: status is %s, expected %s%s" % (path, status, " or ".join(params["expect_status"]), last_error)
-    return result
+        result.update(_facts(state), changed=True, diff=diff)

@@ -64,7 +64,7 @@ options:
     elements: str
     default: []
   stale_after:
-    description: Seconds after which building or maintain counts as stale.
+    description: Seconds after which building or maintain counts as stale (the gate's C(stale in progress), RV(health=stale)).
     type: int
     default: 3600
   expect_status:
@@ -92,6 +92,16 @@ EXAMPLES = r"""
 - name: Fail unless every node is active
   fleetops.release.node_state:
     expect_status: [active]
+
+- name: Report nodes whose run has been in progress for more than two hours
+  fleetops.release.node_state:
+    stale_after: 7200
+  register: node
+  changed_when: false
+
+- name: Show the health
+  ansible.builtin.debug:
+    msg: "{{ inventory_hostname }} is {{ node.health }}"
 """
 
 RETURN = r"""
@@ -148,6 +158,19 @@ decision:
   description: With O(target_version), the gate decision (V(action), V(reason), V(message)).
   returned: when target_version is set
   type: dict
+health:
+  description:
+    - One word for monitoring, for the node as it is after the call (in check mode, as it would be).
+    - V(ok) the status is C(active); V(missing) there is no state file (a new node); V(failure) the status is C(failure);
+      V(in_progress) C(building) or C(maintain) started less than O(stale_after) seconds ago;
+      V(stale) C(building) or C(maintain) since longer than O(stale_after) seconds (measured from C(started_at), else
+      C(updated_at); stale at once when neither can be read), as the gate's C(stale in progress);
+      V(corrupt) the file is unusable (RV(problem) says why).
+    - Also returned when an operator action is refused, describing the node as it is.
+  returned: always
+  type: str
+  choices: [ok, missing, failure, stale, in_progress, corrupt]
+  sample: ok
 """
 
 from ansible.module_utils.basic import AnsibleModule
