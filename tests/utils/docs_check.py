@@ -31,9 +31,24 @@ def main() -> int:
             problems.append("%s: ansible-doc failed: %s" % (fqcn, (proc.stderr or proc.stdout)[-500:]))
         if name not in guide:
             problems.append("%s: not mentioned in docs/README.md" % fqcn)
+    # Other plugin types a user enables by name: callbacks and inventory plugins.
+    others = []
+    for kind in ("callback", "inventory"):
+        folder = os.path.join(ROOT, "plugins", kind)
+        if not os.path.isdir(folder):
+            continue
+        for name in sorted(n[:-3] for n in os.listdir(folder) if n.endswith(".py") and not n.startswith("_")):
+            others.append(name)
+            fqcn = "fleetops.release." + name
+            proc = subprocess.run([ansible_doc, "-t", kind, fqcn], capture_output=True, text=True, check=False)
+            if proc.returncode != 0 or "OPTIONS" not in proc.stdout:
+                problems.append("%s (%s): ansible-doc failed: %s" % (fqcn, kind, (proc.stderr or proc.stdout)[-500:]))
+            if name not in guide:
+                problems.append("%s (%s): not mentioned in docs/README.md" % (fqcn, kind))
     for problem in problems:
         print(problem, file=sys.stderr)
-    print("docs-check: %d modules render with ansible-doc%s" % (len(modules), "" if not problems else "; %d problems" % len(problems)))
+    print("docs-check: %d modules and %d other plugins render with ansible-doc%s" % (
+        len(modules), len(others), "" if not problems else "; %d problems" % len(problems)))
     return 1 if problems else 0
 
 

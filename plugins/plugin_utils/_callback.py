@@ -1,0 +1,242 @@
+# Copyright (c) 2026 fleetops.release contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside fleetops.release.
+"""The part recap_alert and audit share: watching a run and noticing how it ended.
+
+A run ends in one of four ways, and each reaches :meth:`RunWatcher.report` exactly once:
+
+- the recap (``v2_playbook_on_stats``);
+- Ctrl-C: Ansible turns SIGINT into KeyboardInterrupt and exits 99 without a recap; we note the
+  signal and report from ``atexit``;
+- SIGTERM (or SIGHUP): Ansible re-raises SIGTERM with the default action, so the process dies
+  without running ``atexit``; we report from our signal handler first, then hand the signal on;
+- SIGKILL, the OOM killer, a crashed controller: nothing can run. The journal of open runs holds a
+  snapshot, and the next run that loads the callback reports it as killed.
+
+A callback that raises only earns a warning from Ansible, and that is all ours may ever cause:
+every hook swallows its own errors after saying so.
+"""
+
+from __future__ import annotations
+
+import atexit
+import getpass
+import os
+import signal
+import threading
+import time
+import typing as t
+
+from ansible_collections.fleetops.release.plugins.plugin_utils._runtrack import RunTracker, new_run_id, utcnow
+from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Journal
+
+# Extra variables a run summary may carry. Never the whole set: extra vars can hold credentials.
+SUMMARY_VARS = ("fleetops_project", "fleetops_environment", "fleetops_version", "fleetops_dist", "fleetops_hosts",
+                "fleetops_run_id", "awx_job_id", "tower_job_id", "awx_user_name", "tower_user_name",
+                "awx_job_template_name", "tower_job_template_name")
+SIGNALS = (("SIGTERM", signal.SIGTERM), ("SIGHUP", signal.SIGHUP), ("SIGINT", signal.SIGINT))
+JOURNAL_EVERY = 5.0
+# One id per ansible-playbook process, so that recap_alert's message and audit's record of the same
+# run carry the same id (each callback has its own tracker). Keyed by PID: forked workers never use it.
+_RUN_IDS: dict[int, str] = {}
+
+
+def process_run_id() -> str:
+    return _RUN_IDS.setdefault(os.getpid(), new_run_id())
+
+
+def _result_data(result: t.Any) -> dict:
+    data = result.result if hasattr(type(result), "result") else result._result  # 2.19 public name, then the older one
+    return data if isinstance(data, dict) else {}
+
+
+def _scalar_vars(values: t.Mapping) -> dict:
+    kept = {}
+    for name in SUMMARY_VARS:
+        value = values.get(name)
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            kept[name] = str(value)
+    return kept
+
+
+class RunWatcher:
+    """Mixin for a CallbackBase subclass: feeds a RunTracker and calls :meth:`report` once."""
+
+    WATCHER_NAME = "fleetops"
+
+    def watcher_setup(self, state_dir: str | None) -> None:
+        self.tracker = RunTracker(run_id=process_run_id())
+        self._reported = False
+        self._report_lock = threading.Lock()
+        self._main_pid = os.getpid()
+        self._journal = Journal(state_dir) if state_dir else None
+        self._journal_written = 0.0
+        self._previous_handlers: dict[int, t.Any] = {}
+        for name, signum in SIGNALS:
+            try:
+                self._previous_handlers[signum] = signal.getsignal(signum)
+                signal.signal(signum, self._on_signal)
+            except (ValueError, OSError):  # not the main thread: leave signals alone
+                self._previous_handlers.pop(signum, None)
+        atexit.register(self._at_exit)
+
+    # to implement --------------------------------------------------------
+    def report(self, summary: dict, interrupted: bool, deadline: float) -> None:
+        raise NotImplementedError
+
+    def report_orphan(self, summary: dict) -> None:
+        """A run found in the journal whose process died without reporting."""
+        raise NotImplementedError
+
+    def watcher_warn(self, message: str) -> None:
+        self._display.warning("%s: %s" % (self.WATCHER_NAME, message))  # type: ignore[attr-defined]
+
+    def interrupt_budget(self) -> float:
+        return 10.0
+
+    def report_budget(self) -> float:
+        return 30.0
+
+    # ending ----------------------------------------------------------------
+    def _finish(self, interrupted_by: str | None, budget: float) -> None:
+        with self._report_lock:
+            if self._reported:
+                return
+            self._reported = True
+        self.tracker.finish(interrupted_by)
+        summary = self.tracker.summary()
+        try:
+            self.report(summary, interrupted=bool(interrupted_by), deadline=time.monotonic() + budget)
+        finally:
+            if self._journal:
+                try:
+                    self._journal.close()
+                except OSError:
+                    pass
+
+    def _on_signal(self, signum: int, frame: t.Any) -> None:
+        previous = self._previous_handlers.get(signum, signal.SIG_DFL)
+        if os.getpid() == self._main_pid:
+            name = signal.Signals(signum).name
+            if signum == signal.SIGINT:
+                # Ansible turns this into KeyboardInterrupt and exits 99; atexit reports.
+                self.tracker.interrupted_by = self.tracker.interrupted_by or name
+            else:
+                try:
+                    self._finish(name, self.interrupt_budget())
+                except Exception:  # pylint: disable=broad-except
+                    pass  # no display here: the interrupted main thread may hold its lock
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_IGN:
+            return
+        else:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    def _at_exit(self) -> None:
+        if os.getpid() != self._main_pid or self._reported:
+            return
+        started = self.tracker.plays or self.tracker.hosts
+        if not started and not self.tracker.interrupted_by:
+            # Ansible stopped before any play (a syntax error, --list-hosts, --syntax-check): no run to report.
+            if self._journal:
+                self._journal.close()
+            return
+        try:
+            self._finish(self.tracker.interrupted_by or "ended without a recap", self.interrupt_budget())
+        except Exception as exc:  # pylint: disable=broad-except
+            self.watcher_warn("could not report the interrupted run: %s" % exc)
+
+    def _journal_now(self, force: bool = False) -> None:
+        if not self._journal:
+            return
+        now = time.monotonic()
+        if not force and now - self._journal_written < JOURNAL_EVERY:
+            return
+        self._journal_written = now
+        try:
+            if self._journal.path:
+                self._journal.update(self.tracker.snapshot())
+            else:
+                self._journal.open(self.tracker.run_id, self.tracker.snapshot())
+        except OSError as exc:
+            self.watcher_warn("cannot write the run journal in %s: %s" % (self._journal.root, exc.strerror or exc))
+            self._journal = None
+
+    def _guard(self, what: str, func: t.Callable, *args: t.Any) -> None:
+        try:
+            func(*args)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.watcher_warn("%s failed: %s: %s" % (what, type(exc).__name__, exc))
+
+    # hooks -----------------------------------------------------------------
+    def v2_playbook_on_start(self, playbook: t.Any) -> None:
+        self._guard("playbook start", self._playbook_start, playbook)
+
+    def _playbook_start(self, playbook: t.Any) -> None:
+        from ansible import context  # pylint: disable=import-outside-toplevel
+
+        self.tracker.playbook = os.path.basename(getattr(playbook, "_file_name", "") or "") or None
+        self.tracker.check_mode = bool((context.CLIARGS or {}).get("check"))
+        try:
+            self.tracker.user = getpass.getuser()
+        except (KeyError, OSError):
+            self.tracker.user = str(os.getuid())
+        if self._journal:
+            for path, snapshot in self._journal.orphans():
+                try:
+                    if snapshot:
+                        orphan = RunTracker.from_snapshot(snapshot)
+                        orphan.finish("killed (no recap; SIGKILL or a crash)", when=utcnow())
+                        self.report_orphan(orphan.summary())
+                finally:
+                    os.unlink(path)
+            self._journal_now(force=True)
+
+    def v2_playbook_on_play_start(self, play: t.Any) -> None:
+        self._guard("play start", self._play_start, play)
+
+    def _play_start(self, play: t.Any) -> None:
+        manager = play.get_variable_manager()
+        extra = _scalar_vars(getattr(manager, "extra_vars", None) or {})
+        if extra:
+            self.tracker.extra_vars.update(extra)
+            user = extra.get("awx_user_name") or extra.get("tower_user_name")
+            if user:
+                self.tracker.user = user
+        inventory = getattr(manager, "_inventory", None)
+        hosts: list[str] = []
+        if inventory is not None:
+            # Every host the play targets, not only the current serial batch (--limit still applies).
+            hosts = [h.name for h in inventory.get_hosts(play.hosts, ignore_restrictions=True)]
+        self.tracker.play(play.get_name(), hosts)
+        self._journal_now(force=True)
+
+    def _record(self, status: str, result: t.Any, ignore_errors: bool = False) -> None:
+        task = result.task if hasattr(type(result), "task") else result._task
+        host = result.host if hasattr(type(result), "host") else result._host
+        action = getattr(task, "resolved_action", None) or getattr(task, "action", None)
+        self.tracker.result(host.get_name(), status, task.get_name(), action, _result_data(result), ignore_errors)
+        self._journal_now()
+
+    def v2_runner_on_ok(self, result: t.Any) -> None:
+        self._guard("recording a result", self._record, "ok", result)
+
+    def v2_runner_on_failed(self, result: t.Any, ignore_errors: bool = False) -> None:
+        self._guard("recording a result", self._record, "failed", result, ignore_errors)
+
+    def v2_runner_on_unreachable(self, result: t.Any) -> None:
+        self._guard("recording a result", self._record, "unreachable", result)
+
+    def v2_runner_on_skipped(self, result: t.Any) -> None:
+        self._guard("recording a result", self._record, "skipped", result)
+
+    def v2_playbook_on_stats(self, stats: t.Any) -> None:
+        def done() -> None:
+            kinds = ("processed", "failures", "ok", "dark", "changed", "skipped", "rescued", "ignored")
+            self.tracker.set_stats({key: dict(getattr(stats, key, {}) or {}) for key in kinds})
+            self._finish(None, self.report_budget())
+        self._guard("reporting the run", done)
