@@ -82,6 +82,8 @@ def write_inventory() -> str:
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("[fleet]\n" + "\n".join(FLEET) + "\n\n[big]\n")
         handle.write("\n".join("n%03d" % i for i in range(500)) + "\n\n")
+        handle.write("[sweep]\nok1\nfail1\nstale1\nnew1\ngone ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=%d "
+                     "ansible_user=nobody ansible_ssh_common_args='-o ConnectTimeout=3 -o BatchMode=yes'\n\n" % free_port())
         handle.write("[all:vars]\nansible_connection=local\nansible_python_interpreter=%s\n" % PY)
     nodes = os.path.join(WORK, "nodes")
     docs = {
@@ -392,6 +394,34 @@ def case_json_sink_and_s3(hook: Webhook, inventory: str, s3_endpoint: str) -> No
     STEPS.append("JSON sink and audit records in S3 (with S3 down then back)")
 
 
+def case_status(hook: Webhook, inventory: str) -> None:
+    """The seed's monitoring: fleetops.release.status alerts on failure, missing, stale and unreachable nodes."""
+    state_file = json.dumps({"fleetops_node_paths": {"state_file": WORK + "/nodes/{{ inventory_hostname }}/images.yaml"}})
+    binary = command(inventory)[0]
+    env = base_env(hook, FLEETOPS_ALERT_SEND_ON="problems")
+    before = len(audit_lines())
+    proc = subprocess.run([binary, "-i", inventory, "fleetops.release.status", "-e", "fleetops_hosts=sweep", "-e", state_file],
+                          env=env, capture_output=True, text=True, check=False)
+    out = proc.stdout + proc.stderr
+    check(proc.returncode == 2, "the sweep exits 2 when nodes need attention (rc %d)" % proc.returncode, out[-2000:])
+    sent = hook.new()
+    check(len(sent) == 1, "one alert for the sweep (got %d)" % len(sent), out[-2000:])
+    joined = "\n".join(texts(json.loads(sent[0]["body"])))
+    for host, ansible_status, node in (("fail1", "ok", "failure"), ("stale1", "ok", "stale"), ("new1", "ok", "missing"),
+                                       ("gone", "unreachable", "-")):
+        check("`%s`" % host in joined and "Ansible: *%s*  node: *%s*" % (ansible_status, node) in joined,
+              "sweep: %s is %s / %s" % (host, ansible_status, node), joined)
+    check("`ok1`" not in joined, "sweep: the healthy node is only counted", joined)
+    record = audit_lines()[before:]
+    check(len(record) == 1 and record[0]["kind"] == "status", "sweep: an audit record of kind status", json.dumps(record))
+    # All well and send_on=problems: a quiet sweep sends nothing.
+    proc = subprocess.run([binary, "-i", inventory, "fleetops.release.status", "-e", "fleetops_hosts=ok1", "-e", state_file],
+                          env=env, capture_output=True, text=True, check=False)
+    check(proc.returncode == 0 and hook.new() == [], "a healthy sweep exits 0 and, with send_on=problems, sends nothing",
+          (proc.stdout + proc.stderr)[-2000:])
+    STEPS.append("status sweep: rc 2, one alert naming failure, stale, missing and unreachable nodes; a healthy sweep is quiet")
+
+
 def case_canary(hook: Webhook, inventory: str) -> None:
     """The webhook URL in no output, log, warning, spool or audit file, at -vvvv with ANSIBLE_DEBUG=1."""
     outputs = os.path.join(WORK, "canary")
@@ -442,6 +472,7 @@ def main() -> int:
                  ("delivery", lambda: case_delivery(hook, inventory)), ("error", lambda: case_callback_error(hook, inventory)),
                  ("interrupts", lambda: case_interrupts(hook, inventory)),
                  ("json", lambda: case_json_sink_and_s3(hook, inventory, os.environ["MOTO_ENDPOINT"])),
+                 ("status", lambda: case_status(hook, inventory)),
                  ("canary", lambda: case_canary(hook, inventory))]
         for name, case in cases:
             if only and name not in only:
