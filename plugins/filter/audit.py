@@ -1,0 +1,16 @@
+# Copyright (c) 2026 fleetops.release contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+from ansible_collections.fleetops.release.plugins.plugin_utils._audit_report import lines
+
+
+def audit_report(result):
+    return lines(result)
+
+
+class FilterModule:
+    def filters(self):
+        return dict(audit_report=audit_report)
