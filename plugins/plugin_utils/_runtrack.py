@@ -25,6 +25,7 @@ ANSIBLE_STATUSES = ("unreachable", "failed", "not attempted", "rescued", "ok")
 NODE_PROBLEMS = ("failure", "missing", "stale", "corrupt")
 CONTROLLER_NAMES = ("localhost", "127.0.0.1", "::1")
 RESULTS = ("success", "partial", "failed", "aborted")
+BOOKKEEPING = ("meta", "validate_argument_spec")
 DETAIL_LIMIT = 2000
 
 
@@ -161,9 +162,13 @@ class RunTracker:
     def result(self, host: str, status: str, task: str, action: str | None, result: dict, ignore_errors: bool = False,
                when: datetime.datetime | None = None) -> None:
         """status: ok, failed, unreachable, skipped."""
+        name = short_action(action)
+        if name in BOOKKEEPING and status in ("ok", "skipped"):
+            # meta (end_host ...) and a role's argument check run on the controller: they do not
+            # make a host attempted (a batch after the rollout stopped runs exactly these).
+            return
         record = self._host(host, when)
         result = result if isinstance(result, dict) else {}
-        name = short_action(action)
         if name in ("node_state", "dist_deploy") and status != "skipped":
             self.actions.add(name)
         if status == "unreachable":
@@ -218,7 +223,8 @@ class RunTracker:
     def _ansible_status(self, host: str, record: HostRecord | None) -> str:
         stats = self.stats or {}
         in_stats = any(host in counts for counts in stats.values())
-        if record is None and not in_stats:
+        if record is None:
+            # No task reported on it, not even as skipped: its batch never ran, or ended before it (meta: end_host).
             return "not attempted"
         if (stats.get("dark", {}).get(host) or 0) > 0 or (record and record.unreachable):
             return "unreachable"
@@ -266,7 +272,10 @@ class RunTracker:
             counts[status] += 1
             if row["node_status"]:
                 node_counts[row["node_status"]] += 1
-        problems = [r for r in rows if r["problem"]] + controller_rows
+        problems = [r for r in rows if r["problem"]]
+        # A failed controller play matters when it is the story (an unknown version, an unreachable store);
+        # when hosts failed, the playbook's own "fail the run" summary task only repeats them.
+        problems += controller_rows if not problems else []
         good = [r for r in rows if not r["problem"]]
         if self.interrupted_by:
             result = "aborted"

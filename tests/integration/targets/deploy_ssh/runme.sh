@@ -57,6 +57,13 @@ expect upgrade.log 'h01 +upgraded +1.1.0' 'h03 +upgraded +1.1.0' 'counts: upgrad
 mkdir -p "$HOSTS_DIR/hosts/h02/var/lib/fleetops/fd"
 touch "$HOSTS_DIR/hosts/h02/var/lib/fleetops/fd/fail-deploy"
 paths='"fleetops_node_paths": {"state_file": "/var/lib/fleetops/fd/images.yaml", "modules_dir": "/var/lib/fleetops/fd/modules"}'
+# This run also goes through the recap_alert and audit callbacks, to a real webhook server on loopback.
+hook_port=$(free_port)
+"$FLEETOPS_TEST_PYTHON" ../setup_webhook/files/webhook.py serve "$hook_port" "$w/hook" > /dev/null 2>&1 &
+hook_pid=$!
+wait_port "$hook_port"
+export ANSIBLE_CALLBACKS_ENABLED=fleetops.release.recap_alert,fleetops.release.audit FLEETOPS_ALERT_SPOOL_DIR=$w/spool \
+    FLEETOPS_AUDIT_DIR=$w/audit FLEETOPS_SLACK_WEBHOOK_URL=http://127.0.0.1:$hook_port/services/deploy-ssh
 rc=$(release fail.log "{\"fleetops_hosts\": \"fleet:!unreachable\", \"fleetops_dist\": \"FaultDist\", \"fleetops_version\": \"1.0.0\", \"fleetops_serial\": 1, $paths}")
 [ "$rc" = 2 ] || { echo "expected exit 2 from a failed release, got $rc"; tail -40 "$w/fail.log"; exit 1; }
 expect fail.log 'h01 +installed +1.0.0' \
@@ -67,6 +74,27 @@ expect fail.log 'h01 +installed +1.0.0' \
 grep -q "deploy.sh exited with 3" "$HOSTS_DIR/hosts/h02/var/lib/fleetops/fd/images.yaml"
 [ ! -e "$HOSTS_DIR/hosts/h03/var/lib/fleetops/fd/images.yaml" ] || { echo "h03 was touched"; exit 1; }
 ls "$HOSTS_DIR"/hosts/h02/var/lib/fleetops/logs/*/02-Faulty-1.0.0-deploy.log > /dev/null
+unset ANSIBLE_CALLBACKS_ENABLED FLEETOPS_SLACK_WEBHOOK_URL
+kill "$hook_pid"
+# The alert and the audit record of that release: real dist_deploy results over SSH.
+"$FLEETOPS_TEST_PYTHON" - "$w" <<'PY'
+import glob, json, sys
+w = sys.argv[1]
+sent = [json.loads(line) for line in open(w + "/hook/requests.jsonl")]
+assert len(sent) == 1, "one message, got %d" % len(sent)
+message = json.loads(sent[0]["body"])
+text = "\n".join(b.get("text", {}).get("text", "") for b in message["blocks"] if b["type"] == "section")
+assert message["blocks"][0]["text"]["text"] == "fleet:!unreachable 1.0.0: partial", message["blocks"][0]
+assert "`h02`" in text and "Ansible: *failed*  node: *failure*" in text and "deploy.sh exited with 3" in text, text
+assert "`h03`  -  Ansible: *not attempted*" in text and "`h01`" not in text, text
+records = [json.loads(line) for f in glob.glob(w + "/audit/*.jsonl") for line in open(f)]
+assert len(records) == 1, records
+r = records[0]
+assert (r["kind"], r["result"], r["version_to"], r["dist"]) == ("release", "partial", "1.0.0", "FaultDist"), r
+assert r["hosts"] == {"ok": 1, "failed": 1, "unreachable": 0, "rescued": 0, "not_attempted": 1}, r["hosts"]
+assert r["node_health"] == {"active": 1, "failure": 1}, r["node_health"]
+print("deploy over SSH: one alert (h02 failed/failure, h03 not attempted), audit record partial")
+PY
 
 # 5. an unreachable host in the rollout is reported, the others are unaffected
 rc=$(release unreachable.log '{"fleetops_hosts": "fleet", "fleetops_dist": "DemoProject.dist", "fleetops_version": "1.1.0", "fleetops_serial": 4, "fleetops_upgradable": ["1.0.0"]}')

@@ -162,3 +162,17 @@ def test_snapshot_round_trip_is_json():
     s = back.summary()
     assert s["run_id"] == "snap" and s["project"] == "px" and s["result"] == "aborted"
     assert s["hosts"]["failed"] == 1 and s["hosts"]["not_attempted"] == 1
+
+
+def test_a_host_ended_before_any_task_is_not_attempted_even_in_the_stats():
+    """meta: end_host in a batch after the rollout stopped: Ansible counts the host, nothing ran on it."""
+    tr = RunTracker()
+    tr.play("release", ["h1", "h2"])
+    tr.result("h1", "ok", "x", "command", {})
+    tr.result("h2", "ok", "Leave this batch alone", "ansible.builtin.meta", {"msg": "ending play"})
+    tr.play("summary", ["localhost"])
+    tr.result("localhost", "failed", "Fail the run", "fail", {"msg": "release failed on h1"})
+    tr.set_stats(stats(processed={"h1": 1, "h2": 1, "localhost": 1}, ok={"h1": 1}, failures={"localhost": 1}))
+    s = tr.summary()
+    assert rows(s)["h2"]["ansible_status"] == "not attempted"
+    assert s["problem_hosts"] == ["h2"], "the controller's summary failure only repeats the hosts"
