@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - fleetops.release._s3
   - fleetops.release._attributes
   - fleetops.release._attributes.INFO_MODULE
+  - fleetops.release._attributes.S3_GROUP
 options:
   path:
     description:
