@@ -256,7 +256,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         names = getattr(self, "_redirected_names", None) or [self.NAME]
         if config.get("plugin") not in names:
             raise _fleet.FleetError(path, "not a fleet inventory file: plugin must be %s" % self.NAME, ("plugin",), config.get("plugin"))
-        options = {key: _trust(val, everything=True) for key, val in config.items() if key not in ("projects", "source")}
+        options = {key: val if by_ansible else _trust(val, everything=True) for key, val in config.items() if key not in ("projects", "source")}
         self.set_options(direct=options, var_options=self._vars)
         _fleet.check_keys(config, tuple(self._options), path, ())
         return config, by_ansible

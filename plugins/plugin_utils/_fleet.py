@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import keyword
 import os
 import re
 import socket
@@ -156,9 +157,9 @@ def _vars(value: t.Any, source: str, path: tuple, trust: t.Callable[[t.Any], t.A
     data = _mapping(value, source, path, "a mapping of variable names to values")
     out = {}
     for name, val in data.items():
-        if not isinstance(name, str) or not _VAR_NAME.match(name):
-            raise FleetError(source, "not a valid variable name (letters, digits and underscores, not starting with a digit)",
-                             path, name)
+        if not isinstance(name, str) or not _VAR_NAME.match(name) or keyword.iskeyword(name):
+            raise FleetError(source, "not a valid variable name (letters, digits and underscores, not starting with a digit, "
+                             "not a Python keyword)", path, name)
         if name in FACTS:
             raise FleetError(source, "%r is set by the fleet inventory itself; choose another variable name" % name, path + (name,))
         out[name] = trust(val) if trust is not None else val

@@ -197,7 +197,11 @@ def test_host_ranges_and_lists():
     ({1: {}}, "projects[1]: a project name must be a non-empty string (got an integer: 1)"),
     ({"px": {"vars": ["a"]}}, "projects.px.vars: expected a mapping of variable names to values (got a list: ['a'])"),
     ({"px": {"vars": {"bad-name": 1}}},
-     "projects.px.vars: not a valid variable name (letters, digits and underscores, not starting with a digit) (got a string: 'bad-name')"),
+     "projects.px.vars: not a valid variable name (letters, digits and underscores, not starting with a digit, not a Python keyword) "
+     "(got a string: 'bad-name')"),
+    ({"px": {"environments": {"b": {"hosts": {"h": {"vars": {"class": 1}}}}}}},
+     "projects.px.environments.b.hosts.h.vars: not a valid variable name (letters, digits and underscores, not starting with a digit, "
+     "not a Python keyword) (got a string: 'class')"),
     ({"px": {"vars": {"fleet_env": "x"}}},
      "projects.px.vars.fleet_env: 'fleet_env' is set by the fleet inventory itself; choose another variable name"),
     ({"px": {"environments": {"beta": {"hosts": 5}}}},
