@@ -202,6 +202,10 @@ https_doc ok "$base/private/token.json?$QUERY"
 inv "$w/ok.fleet.yml"
 $CHECK "$w/list.json" hosts=9 "members:tag_canary=sdk-beta-01.example.com" 'var:beta01.example.com:fleet_env="beta"'
 grep -qx "GET /private/token.json" "$w/https.log"
+# nothing at -vvvv shows the token or the query string
+ansible-inventory -i "$w/ok.fleet.yml" --list -vvvv > "$w/verbose.out" 2>&1
+grep -q "sdk-beta-01.example.com" "$w/verbose.out"
+if grep -qF -e "$TOKEN" -e "$QUERY" "$w/verbose.out"; then echo "the token or the query string leaked at -vvvv" >&2; exit 1; fi
 https_doc missing "$base/public/missing.json?$QUERY"
 expect_error "$base/public/missing.json: cannot read the source: the server answered 404 Not Found" "$w/missing.fleet.yml"
 FLEET_TOKEN=wrong expect_error "$base/private/token.json: cannot read the source: the server answered 401 Unauthorized" "$w/ok.fleet.yml"
