@@ -84,8 +84,11 @@ sanity: stage
 units: $(UNIT_ROOT)/ansible_collections/fleetops/release
 	ANSIBLE_COLLECTIONS_PATH=$(UNIT_ROOT) timeout 600 $(BIN)/pytest -q -n 2 --ansible-unit-inject-only -p no:cacheprovider tests/unit
 
+# ansible-lint gets a HOME of its own: a copy of this collection that molecule or ansible-galaxy left in
+# ~/.ansible/collections would otherwise shadow the checkout and hide its newest modules.
 lint: docs-check
-	ANSIBLE_COLLECTIONS_PATH=$(UNIT_ROOT) timeout 600 ansible-lint --profile production --offline -q
+	mkdir -p .tmp/lint-home
+	HOME=$(CURDIR)/.tmp/lint-home ANSIBLE_COLLECTIONS_PATH=$(UNIT_ROOT) timeout 600 ansible-lint --profile production --offline -q
 	cd changelogs/.. && antsibull-changelog lint
 
 docs-check: $(UNIT_ROOT)/ansible_collections/fleetops/release
