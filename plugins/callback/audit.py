@@ -103,7 +103,7 @@ def _store_factory(endpoint_url: str | None, region: str | None, profile: str | 
     def make() -> t.Any:
         from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store  # pylint: disable=import-outside-toplevel
 
-        return S3Store(dict(endpoint_url=endpoint_url, region=region, profile=profile, retries=2, connect_timeout=5.0, read_timeout=15.0))
+        return S3Store(dict(endpoint_url=endpoint_url, region=region, profile=profile, retries=1, connect_timeout=3.0, read_timeout=10.0))
     return make
 
 
@@ -127,22 +127,27 @@ class CallbackModule(RunWatcher, CallbackBase):
             return
         self._setup_done = True
         self.directory = os.path.abspath(os.path.expanduser(self.get_option("dir")))
+        try:
+            os.makedirs(self.directory, mode=0o750, exist_ok=True)
+        except OSError as exc:
+            self.watcher_warn("cannot create the audit directory %s: %s" % (self.directory, exc.strerror or exc))
         if self.get_option("s3_bucket"):
             self.uploader = S3Uploader(self.directory, self.get_option("s3_bucket"), self.get_option("s3_prefix"),
                                        _store_factory(self.get_option("s3_endpoint_url"), self.get_option("s3_region"),
                                                       self.get_option("s3_profile")))
         self.watcher_setup(self.directory)
 
-    def _write(self, summary: dict, quiet: bool) -> None:
+    def _write(self, summary: dict, quiet: bool, upload: bool = True) -> None:
         record = record_from(summary, job_url(summary, self.get_option("awx_url")))
         try:
-            self.written.append(append_local(self.directory, record))
+            self.written.append(append_local(self.directory, record, lock_timeout=2.0 if quiet else None))
         except OSError as exc:
             if not quiet:
                 self.watcher_warn("cannot append the record of run %s to %s: %s" % (record["run_id"], self.directory, exc))
-        if self.uploader is not None and quiet:
-            # Interrupted: no network calls in a signal handler; the next run uploads it.
-            self.uploader.spool.add("s3", str(record["run_id"]), record, "the run was interrupted")
+        if self.uploader is not None and (quiet or not upload):
+            # Interrupted (no network calls in a signal handler) or found killed at the start of a run:
+            # the upload waits for the end of this run or the next one.
+            self.uploader.spool.add("s3", str(record["run_id"]), record, "not uploaded yet")
         elif self.uploader is not None:
             _keys, problems = self.uploader.upload(record)
             for problem in problems:
@@ -153,4 +158,4 @@ class CallbackModule(RunWatcher, CallbackBase):
         self._write(summary, quiet=interrupted)
 
     def report_orphan(self, summary: dict) -> None:
-        self._write(summary, quiet=False)
+        self._write(summary, quiet=False, upload=False)

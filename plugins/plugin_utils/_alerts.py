@@ -7,8 +7,8 @@
 
 Slack's limits are kept here, not hoped for: at most 50 blocks, 3,000 characters in a section's
 text, 150 in a header, 10 fields of 2,000 characters. Hosts that do not fit become "+N more".
-Text that came from hosts or tasks is escaped so that it cannot format, link or mention
-(``<!channel>``, ``@here``, backticks closing a code span).
+Text that came from hosts or tasks is escaped so that it cannot mention, link or break our code spans
+(``<!channel>``, ``@here``, ``<https://...|label>``, backticks); ``*bold*`` and ``_italic_`` still render.
 """
 
 from __future__ import annotations
@@ -99,11 +99,13 @@ def slack_message(summary: dict, job_url: str | None = None, delayed: str | None
     ]
     if summary.get("lock_id"):
         fields.append(("Lock", summary["lock_id"]))
-    rendered = [dict(type="mrkdwn", text=clip("*%s*\n%s" % (name, escape(value)), MAX_FIELD)) for name, value in fields[:MAX_FIELDS]]
-    if job_url:
-        # Our own link: only its label is escaped, the URL itself is built from settings, not host output.
-        rendered[-1] = dict(type="mrkdwn", text=clip("*Run*\n<%s|%s>" % (job_url.replace(">", "%3E").replace("|", "%7C"),
-                                                                         escape(summary.get("run_id"))), MAX_FIELD))
+    rendered = []
+    for name, value in fields[:MAX_FIELDS]:
+        text = "*%s*\n%s" % (name, escape(value))
+        if name == "Run" and job_url:
+            # Our own link: only its label is escaped, the URL itself is built from settings, not host output.
+            text = "*Run*\n<%s|%s>" % (job_url.replace(">", "%3E").replace("|", "%7C"), escape(summary.get("run_id")))
+        rendered.append(dict(type="mrkdwn", text=clip(text, MAX_FIELD)))
     blocks.append(dict(type="section", fields=rendered))
     notes = []
     if delayed:
@@ -116,28 +118,21 @@ def slack_message(summary: dict, job_url: str | None = None, delayed: str | None
     problems = summary.get("problems") or []
     if problems:
         blocks.append(dict(type="divider"))
-    # Pack host lines into sections; keep one block free for "+N more".
-    budget = MAX_BLOCKS - len(blocks) - 1
-    current: list[str] = []
+    # Pack host lines into sections of at most MAX_SECTION characters.
+    sections: list[list[str]] = []
     size = 0
-    shown = 0
     for row in problems:
         line = host_line(row)
-        if current and size + len(line) + 1 > MAX_SECTION:
-            if budget == 0:
-                break
-            blocks.append(dict(type="section", text=dict(type="mrkdwn", text="\n".join(current))))
-            budget -= 1
-            current, size = [], 0
-        if budget == 0:
-            break
-        current.append(line)
+        if not sections or size + len(line) + 1 > MAX_SECTION:
+            sections.append([])
+            size = 0
+        sections[-1].append(line)
         size += len(line) + 1
-        shown += 1
-    if current and budget > 0:
-        blocks.append(dict(type="section", text=dict(type="mrkdwn", text="\n".join(current))))
-    elif current:
-        shown -= len(current)
+    room = MAX_BLOCKS - len(blocks)
+    if len(sections) > room:
+        sections = sections[:room - 1]  # one block for "+N more"
+    shown = sum(len(section) for section in sections)
+    blocks += [dict(type="section", text=dict(type="mrkdwn", text="\n".join(section))) for section in sections]
     rest = problems[shown:]
     if rest:
         names = ", ".join(escape(r["host"]) for r in rest)
@@ -152,7 +147,7 @@ def json_message(summary: dict, job_url: str | None = None, delayed: str | None 
     """The generic webhook document: the run summary as data, for SMS or mail gateways, Mattermost, ..."""
     body = {k: v for k, v in summary.items() if k != "problems"}
     problems = summary.get("problems") or []
-    body["problems"] = problems[:MAX_JSON_HOSTS]
+    body["problems"] = [dict(row, detail=clip(str(row.get("detail") or ""), 500) or None) for row in problems[:MAX_JSON_HOSTS]]
     body["problems_truncated"] = max(0, len(problems) - MAX_JSON_HOSTS)
     body["title"] = title(summary)
     body["text"] = "%s; %s" % (title(summary), counts_text(summary))

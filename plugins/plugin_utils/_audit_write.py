@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Spool
@@ -39,14 +40,40 @@ def day_file(directory: str, record: dict) -> str:
     return os.path.join(directory, "%s.jsonl" % day)
 
 
-def append_local(directory: str, record: dict) -> str:
-    """Append one line; returns the file. Raises OSError with the path in it."""
+# Files whose lock this process holds right now. A signal handler that appends while the interrupted main
+# thread is inside append_local must not wait for a lock its own process holds (flock locks belong to the
+# open file, so a second open would wait forever); the interrupted write is a single os.write, either done
+# or not started, so appending without the lock is safe against ourselves, and the held lock still keeps
+# other processes out.
+_HELD: set[str] = set()
+
+
+def append_local(directory: str, record: dict, lock_timeout: float | None = None) -> str:
+    """Append one line; returns the file. Raises OSError with the path in it.
+
+    ``lock_timeout`` bounds the wait for another process's lock (None waits as long as it takes).
+    """
     os.makedirs(directory, mode=0o750, exist_ok=True)
     path = day_file(directory, record)
     line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    mine = path not in _HELD
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if mine:
+            if lock_timeout is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            else:
+                waited = 0.0
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if waited >= lock_timeout:
+                            raise OSError("%s is locked by another run" % path) from None
+                        time.sleep(0.05)
+                        waited += 0.05
+            _HELD.add(path)
         # A previous writer killed mid-line would leave no newline at the end: start on a fresh line.
         size = os.fstat(fd).st_size
         if size:
@@ -59,6 +86,8 @@ def append_local(directory: str, record: dict) -> str:
             raise OSError("short write to %s (%d of %d bytes)" % (path, written, len(line)))
         os.fsync(fd)
     finally:
+        if mine:
+            _HELD.discard(path)
         os.close(fd)
     return path
 

@@ -22,10 +22,10 @@ every hook swallows its own errors after saying so.
 from __future__ import annotations
 
 import atexit
+import datetime
 import getpass
 import os
 import signal
-import threading
 import time
 import typing as t
 
@@ -45,6 +45,13 @@ _RUN_IDS: dict[int, str] = {}
 
 def process_run_id() -> str:
     return _RUN_IDS.setdefault(os.getpid(), new_run_id())
+
+
+def _parse_time(value: t.Any) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
 
 
 def _result_data(result: t.Any) -> dict:
@@ -69,14 +76,17 @@ class RunWatcher:
     def watcher_setup(self, state_dir: str | None) -> None:
         self.tracker = RunTracker(run_id=process_run_id())
         self._reported = False
-        self._report_lock = threading.Lock()
         self._main_pid = os.getpid()
         self._journal = Journal(state_dir) if state_dir else None
         self._journal_written = 0.0
+        self._journal_dirty = False
         self._previous_handlers: dict[int, t.Any] = {}
-        for name, signum in SIGNALS:
+        for _name, signum in SIGNALS:
             try:
-                self._previous_handlers[signum] = signal.getsignal(signum)
+                previous = signal.getsignal(signum)
+                if previous == signal.SIG_IGN:
+                    continue  # nohup and friends: an ignored signal does not end the run, so it is not ours to report
+                self._previous_handlers[signum] = previous
                 signal.signal(signum, self._on_signal)
             except (ValueError, OSError):  # not the main thread: leave signals alone
                 self._previous_handlers.pop(signum, None)
@@ -101,10 +111,11 @@ class RunWatcher:
 
     # ending ----------------------------------------------------------------
     def _finish(self, interrupted_by: str | None, budget: float) -> None:
-        with self._report_lock:
-            if self._reported:
-                return
-            self._reported = True
+        # A flag, not a lock: the signal handler runs on the main thread, between two bytecodes of whatever it
+        # interrupted, and a lock held there would never be released.
+        if self._reported:
+            return
+        self._reported = True
         self.tracker.finish(interrupted_by)
         summary = self.tracker.summary()
         try:
@@ -123,6 +134,9 @@ class RunWatcher:
             if signum == signal.SIGINT:
                 # Ansible turns this into KeyboardInterrupt and exits 99; atexit reports.
                 self.tracker.interrupted_by = self.tracker.interrupted_by or name
+            elif not (self.tracker.plays or self.tracker.hosts):
+                if self._journal:  # stopped before any play: nothing ran, nothing to report
+                    self._journal.close()
             else:
                 try:
                     self._finish(name, self.interrupt_budget())
@@ -150,13 +164,15 @@ class RunWatcher:
         except Exception as exc:  # pylint: disable=broad-except
             self.watcher_warn("could not report the interrupted run: %s" % exc)
 
-    def _journal_now(self, force: bool = False) -> None:
-        if not self._journal:
+    def _journal_now(self, force: bool = False, every: float = JOURNAL_EVERY) -> None:
+        if not self._journal or self._reported:
             return
+        self._journal_dirty = True
         now = time.monotonic()
-        if not force and now - self._journal_written < JOURNAL_EVERY:
+        if not force and now - self._journal_written < every:
             return
         self._journal_written = now
+        self._journal_dirty = False
         try:
             if self._journal.path:
                 self._journal.update(self.tracker.snapshot())
@@ -186,15 +202,23 @@ class RunWatcher:
         except (KeyError, OSError):
             self.tracker.user = str(os.getuid())
         if self._journal:
-            for path, snapshot in self._journal.orphans():
-                try:
-                    if snapshot:
-                        orphan = RunTracker.from_snapshot(snapshot)
-                        orphan.finish("killed (no recap; SIGKILL or a crash)", when=utcnow())
-                        self.report_orphan(orphan.summary())
-                finally:
-                    os.unlink(path)
+            for data, done in self._journal.orphans():
+                snapshot = data.get("snapshot") or {}
+                if snapshot:
+                    orphan = RunTracker.from_snapshot(snapshot)
+                    # It ended some time after its last journal write; that is the best "end" we know.
+                    orphan.finish("killed (no recap; SIGKILL or a crash)", when=_parse_time(data.get("updated")) or utcnow())
+                    self.report_orphan(orphan.summary())
+                done()
             self._journal_now(force=True)
+
+    def v2_playbook_on_task_start(self, task: t.Any, is_conditional: bool = False) -> None:  # pylint: disable=unused-argument
+        # Between tasks: bring the journal up to date, so a run killed during a long task is known up to it.
+        if self._journal_dirty:
+            self._guard("journal", self._journal_now, False, 1.0)
+
+    def v2_playbook_on_handler_task_start(self, task: t.Any) -> None:
+        self.v2_playbook_on_task_start(task)
 
     def v2_playbook_on_play_start(self, play: t.Any) -> None:
         self._guard("play start", self._play_start, play)
@@ -238,5 +262,7 @@ class RunWatcher:
         def done() -> None:
             kinds = ("processed", "failures", "ok", "dark", "changed", "skipped", "rescued", "ignored")
             self.tracker.set_stats({key: dict(getattr(stats, key, {}) or {}) for key in kinds})
+            # A recap means the run completed, even if a Ctrl-C was caught on the way (the task debugger does).
+            self.tracker.interrupted_by = None
             self._finish(None, self.report_budget())
         self._guard("reporting the run", done)

@@ -53,10 +53,12 @@ class AlertSender:
                 found.append((name, render, url))
         return found
 
-    def spool_run(self, summary: dict, note: str | None = None) -> None:
-        """Queue a run's message for every configured sink (used for runs found killed)."""
+    def spool_run(self, summary: dict, note: str | None = None) -> list[str]:
+        """Queue a run's message for every configured sink; returns the spool files."""
+        paths = []
         for name, _render, _url in self.sinks(quiet=True):
-            self.spool.add(name, summary.get("run_id") or "run", dict(summary=summary, note=note), "not sent yet")
+            paths.append(self.spool.add(name, summary.get("run_id") or "run", dict(summary=summary, note=note), "not sent yet"))
+        return paths
 
     def _render(self, render: t.Callable, entry: dict) -> bytes:
         summary = entry["summary"]
@@ -65,70 +67,82 @@ class AlertSender:
         return json.dumps(message, ensure_ascii=False).encode("utf-8")
 
     def send_run(self, summary: dict, deadline: float, quiet: bool = False) -> None:
-        """Deliver spooled messages, then this run's; spool whatever does not go out before the deadline."""
+        """Deliver this run's message, and before it whatever earlier runs spooled.
+
+        The message is spooled first and removed once delivered (at least once: an interruption in the
+        middle of delivery leaves it for the next run). The queue is drained only under the spool lock,
+        so two runs never send the same spooled message; an interrupted run (``quiet``) skips the queue and
+        the lock and tries its own message only.
+        """
         sinks = self.sinks(quiet=quiet)
         if not sinks:
             if not quiet:
                 self.warn("no webhook is configured (slack_webhook_url or webhook_url); nothing sent")
             return
-        current = dict(summary=summary, note=None) if self.wanted(summary) else None
+        mine: dict[str, str] = {}
+        if self.wanted(summary):
+            for name, _render, _url in sinks:
+                mine[name] = self.spool.add(name, summary.get("run_id") or "run", dict(summary=summary, note=None), "not sent yet")
         lock = None
-        try:
-            lock = self.spool.lock()
-        except OSError as exc:
-            if not quiet:
-                self.warn("cannot lock the spool %s: %s; spooled messages wait for the next run" % (self.spool.root, exc.strerror or exc))
+        if not quiet:
+            try:
+                lock = self.spool.lock(deadline)
+            except OSError as exc:
+                self.warn("cannot lock the spool %s: %s" % (self.spool.root, exc.strerror or exc))
+            if lock is None and mine:
+                self.warn("another run holds the spool %s; this run's message waits there for the next run" % self.spool.root)
+                return
         try:
             for name, render, url in sinks:
-                queue: list[tuple[str | None, dict]] = []
-                if lock is not None:
-                    for path in self.spool.pending(name):
-                        try:
-                            entry = Spool.load(path)
-                            if not isinstance(entry["payload"]["summary"], dict):
-                                raise TypeError("no summary")
-                        except (OSError, ValueError, KeyError, TypeError):
-                            moved = self.spool.quarantine(path, name)
-                            if not quiet:
-                                self.warn("unreadable spooled message moved to %s" % moved)
-                            continue
-                        payload = entry["payload"]
-                        payload["note"] = payload.get("note") or "delayed: run %s could not be reported at %s (%s)" % (
-                            payload["summary"].get("run_id"), entry.get("spooled_at"), entry.get("error"))
-                        queue.append((path, payload))
-                if current is not None:
-                    queue.append((None, current))
-                self._drain(name, render, url, queue, deadline, quiet)
+                queue = self.spool.pending(name) if lock is not None else [p for p in [mine.get(name)] if p]
+                self._drain(name, render, url, queue, mine.get(name), deadline, quiet)
+        except KeyboardInterrupt:
+            # Ctrl-C while we deliver: stop waiting, keep what is left spooled, let the run end normally.
+            if not quiet:
+                self.warn("delivery interrupted; undelivered messages stay in %s for the next run" % self.spool.root)
         finally:
             if lock is not None:
                 lock.close()
 
-    def _drain(self, name: str, render: t.Callable, url: str, queue: list[tuple[str | None, dict]], deadline: float, quiet: bool) -> None:
+    def _drain(self, name: str, render: t.Callable, url: str, queue: list[str], mine: str | None, deadline: float, quiet: bool) -> None:
         failed_reason = None
-        for path, payload in queue:
+        for path in queue:
+            try:
+                entry = Spool.load(path)
+                payload = entry["payload"]
+                if not isinstance(payload["summary"], dict):
+                    raise TypeError("no summary")
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, KeyError, TypeError):
+                moved = self.spool.quarantine(path, name)
+                if not quiet:
+                    self.warn("unreadable spooled message moved to %s" % moved)
+                continue
             run_id = payload["summary"].get("run_id") or "run"
-            if failed_reason is None:
+            if path != mine and not payload.get("note"):
+                payload["note"] = "delayed: run %s could not be reported at %s (%s)" % (run_id, entry.get("spooled_at"), entry.get("error"))
+            if failed_reason is not None:
+                continue  # the receiver is failing: leave the rest queued
+            try:
                 outcome = self.deliver(url, self._render(render, payload), timeout=self.request_timeout, deadline=deadline,
                                        max_attempts=self.max_attempts)
-                if outcome.ok:
-                    self.sent.append(dict(sink=name, run_id=run_id, attempts=outcome.attempts))
-                    if path:
-                        Spool.done(path)
-                    continue
-                if outcome.rejected:
-                    kept = self.spool.add(name, run_id, payload, outcome.error, rejected=True)
-                    if path:
-                        Spool.done(path)
-                    if not quiet:
-                        self.warn("%s at %s refused the message for run %s (%s); it is kept in %s and will not be retried"
-                                  % (LABEL[name], where(url), run_id, outcome.error, kept))
-                    continue
-                failed_reason = "%s after %d attempt%s" % (outcome.error, outcome.attempts, "" if outcome.attempts == 1 else "s")
-            # Not delivered: the stop keeps it (already spooled, or spool it now) for the next run.
-            if path is None:
-                kept = self.spool.add(name, run_id, payload, failed_reason)
+            except Exception as exc:  # pylint: disable=broad-except
+                failed_reason = "delivery failed: %s" % type(exc).__name__
+                continue
+            if outcome.ok:
+                self.sent.append(dict(sink=name, run_id=run_id, attempts=outcome.attempts))
+                Spool.done(path)
+                continue
+            if outcome.rejected:
+                kept = self.spool.move(path, name)
                 if not quiet:
-                    self.warn("%s at %s: %s; the message for run %s is spooled in %s and will be sent by the next run"
-                              % (LABEL[name], where(url), failed_reason, run_id, kept))
-            elif not quiet:
-                self.warn("%s at %s: %s; spooled message %s stays queued" % (LABEL[name], where(url), failed_reason, path))
+                    self.warn("%s at %s refused the message for run %s (%s); it is kept in %s and will not be retried"
+                              % (LABEL[name], where(url), run_id, outcome.error, kept))
+                continue
+            failed_reason = "%s after %d attempt%s" % (outcome.error, outcome.attempts, "" if outcome.attempts == 1 else "s")
+            Spool.note_error(path, failed_reason)
+        if failed_reason is not None and not quiet:
+            waiting = len(self.spool.pending(name))
+            self.warn("%s at %s: %s; %d message%s spooled in %s for the next run"
+                      % (LABEL[name], where(url), failed_reason, waiting, "" if waiting == 1 else "s", self.spool.folder("pending", name)))

@@ -12,11 +12,15 @@ exception, a return value or a file. :func:`where` gives the scheme and host for
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import errno
 import fcntl
+import functools
+import http.client
 import json
 import os
+import re
 import socket
 import time
 import typing as t
@@ -66,7 +70,19 @@ def _retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000" parses as naive; HTTP dates are GMT
+        when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, when.timestamp() - time.time())
+
+
+# Slack answers errors with a short code (no_service, invalid_token, channel_is_archived): worth showing.
+# Anything else in a body is not repeated: receivers echo the request path, which is the secret.
+_ERROR_CODE = re.compile(r"^[A-Za-z_]{1,40}$")
+
+
+def _body_hint(text: str) -> str:
+    text = text.strip()
+    return (" " + text) if _ERROR_CODE.match(text) else ""
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str, str | None]:
@@ -94,6 +110,8 @@ def deliver(url: str, body: bytes, *, timeout: float = 10.0, deadline: float | N
     any other 4xx is final. Nothing waits past ``deadline`` (a clock() value).
     """
     outcome = Delivery()
+    max_attempts = max(1, int(max_attempts))
+    timeout = timeout if timeout and timeout > 0 else 10.0
     started = clock()
     deadline = deadline if deadline is not None else started + timeout * max_attempts
     delay = backoff
@@ -106,12 +124,14 @@ def deliver(url: str, body: bytes, *, timeout: float = 10.0, deadline: float | N
         wait = delay
         try:
             status, text, retry_after = post(url, body, headers or {}, min(timeout, remaining))
-        except (urllib.error.URLError, OSError, socket.timeout, ValueError) as exc:
+        except (urllib.error.URLError, OSError, socket.timeout, ValueError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, socket.timeout) or isinstance(exc, socket.timeout) or "timed out" in str(reason):
                 outcome.error = "timed out after %.0f s" % min(timeout, remaining)
             elif isinstance(reason, OSError) and reason.errno in (errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH):
                 outcome.error = "connection failed: %s" % (reason.strerror or reason)
+            elif isinstance(exc, http.client.HTTPException):
+                outcome.error = "not an HTTP answer (%s)" % type(exc).__name__
             elif isinstance(exc, ValueError):
                 outcome.error = "not a usable URL"
                 outcome.rejected = True
@@ -124,8 +144,7 @@ def deliver(url: str, body: bytes, *, timeout: float = 10.0, deadline: float | N
             if 200 <= status < 300:
                 outcome.ok, outcome.error = True, None
                 break
-            snippet = " ".join(text.split())[:200]
-            outcome.error = "HTTP %d%s" % (status, (" " + snippet) if snippet else "")
+            outcome.error = "HTTP %d%s" % (status, _body_hint(text))
             if status == 429:
                 hinted = _retry_after(retry_after)
                 wait = hinted if hinted is not None else delay
@@ -178,39 +197,72 @@ def _ensure_dir(path: str) -> str:
     return path
 
 
+def _lock_nb(fd: int, deadline: float | None, record: bool = False) -> bool:
+    """An exclusive lock, polling until ``deadline`` (a time.monotonic() value; None tries once).
+
+    ``record`` takes a POSIX record lock (lockf) instead of a flock: it belongs to the process, so forked
+    children (Ansible's workers) do not keep it alive after the process dies.
+    """
+    while True:
+        try:
+            if record:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except (BlockingIOError, PermissionError):
+            if deadline is None or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+_SEQUENCE = [0]
+
+
 class Spool:
     """Messages not yet delivered, one JSON file each, oldest first; never a URL in them.
 
-    ``pending/<sink>/<time>-<run id>.json`` waits for the next run; ``rejected/<sink>/`` keeps what a receiver
-    refused as malformed, for a person. A lock file serialises runs sharing one spool.
+    ``pending/<sink>/<time>-<run id>-<pid>-<n>.json`` waits for delivery; ``rejected/<sink>/`` keeps what a
+    receiver refused as malformed, for a person. A run drains ``pending`` only while it holds the spool lock.
     """
 
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(os.path.expanduser(root))
 
-    def _dir(self, kind: str, sink: str) -> str:
+    def folder(self, kind: str, sink: str) -> str:
         return os.path.join(self.root, kind, sink)
 
-    def lock(self) -> t.Any:
+    def lock(self, deadline: float | None = None) -> t.Any:
+        """The spool lock as an open file, or None when another run still holds it at ``deadline``."""
         _ensure_dir(self.root)
-        handle = open(os.path.join(self.root, ".lock"), "a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        except OSError:
-            handle.close()
-            raise
-        return handle
+        fd = os.open(os.path.join(self.root, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        if _lock_nb(fd, deadline):
+            return os.fdopen(fd, "r+")
+        os.close(fd)
+        return None
 
     def add(self, sink: str, run_id: str, payload: dict, error: str | None, rejected: bool = False) -> str:
-        folder = _ensure_dir(self._dir("rejected" if rejected else "pending", sink))
-        name = "%s-%s.json" % (time.strftime("%Y%m%dT%H%M%S", time.gmtime()), "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id))
+        folder = _ensure_dir(self.folder("rejected" if rejected else "pending", sink))
+        _SEQUENCE[0] += 1
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+        name = "%s-%s-%d-%d.json" % (time.strftime("%Y%m%dT%H%M%S", time.gmtime()), safe, os.getpid(), _SEQUENCE[0])
         path = os.path.join(folder, name)
         _write_private(path, dict(run_id=run_id, sink=sink, spooled_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                   error=error, payload=payload))
         return path
 
+    @staticmethod
+    def note_error(path: str, error: str) -> None:
+        """Record why the last attempt failed (shown when the message finally goes out)."""
+        try:
+            data = Spool.load(path)
+        except (OSError, ValueError):
+            return
+        data["error"] = error
+        _write_private(path, data)
+
     def pending(self, sink: str) -> list[str]:
-        folder = self._dir("pending", sink)
+        folder = self.folder("pending", sink)
         try:
             names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
         except FileNotFoundError:
@@ -229,66 +281,94 @@ class Spool:
         except FileNotFoundError:
             pass
 
-    def quarantine(self, path: str, sink: str) -> str:
-        """A spooled file that cannot be read goes aside instead of blocking the queue."""
-        folder = _ensure_dir(self._dir("rejected", sink))
-        target = os.path.join(folder, os.path.basename(path) + ".unreadable")
+    def move(self, path: str, sink: str, suffix: str = "") -> str:
+        """Move a spooled file to rejected/ (refused by the receiver, or unreadable)."""
+        folder = _ensure_dir(self.folder("rejected", sink))
+        target = os.path.join(folder, os.path.basename(path) + suffix)
         os.replace(path, target)
         return target
 
+    def quarantine(self, path: str, sink: str) -> str:
+        """A spooled file that cannot be read goes aside instead of blocking the queue."""
+        return self.move(path, sink, ".unreadable")
 
-def _process_start(pid: int) -> str | None:
-    """The kernel's start time of a process, so a reused PID is not taken for our run."""
-    try:
-        with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as handle:
-            stat = handle.read()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[-1].split()[19]
+
+def _forget(path: str) -> None:
+    Spool.done(path)
+    Spool.done(path[:-5] + ".lock")
 
 
 class Journal:
-    """Open runs: a file per running playbook, removed when it reports; what is left by a dead process
-    was killed (SIGKILL, OOM, a crashed controller) and is reported by the next run."""
+    """Open runs, so that a run killed outright (SIGKILL, OOM, a crashed controller) is reported by the next one.
+
+    A running playbook holds an exclusive POSIX record lock on ``open/<pid>-<run id>.lock`` for its whole life
+    and keeps a snapshot beside it in ``.json``. The kernel drops the lock when the process dies, however it
+    dies, and forked workers do not inherit it (a flock would live on in a worker still running a task). A
+    later run that can take the lock has found an orphan, and holding the lock while it reports it means
+    that no other run can claim the same one. Locks work across PID namespaces and containers sharing the
+    directory, where process IDs mean nothing. (Record locks are per process: one process cannot use them
+    against itself, which it never needs to.)
+    """
 
     def __init__(self, root: str) -> None:
         self.root = os.path.join(os.path.abspath(os.path.expanduser(root)), "open")
-        self.pid = os.getpid()
-        self.start = _process_start(self.pid)
         self.path: str | None = None
+        self._lock_fd: int | None = None
+        self.closed = False
 
     def open(self, run_id: str, snapshot: dict) -> None:
+        if self.closed:
+            return
         _ensure_dir(self.root)
-        self.path = os.path.join(self.root, "%d-%s.json" % (self.pid, run_id))
+        base = os.path.join(self.root, "%d-%s" % (os.getpid(), "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)))
+        fd = os.open(base + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        self._lock_fd = fd
+        self.path = base + ".json"
         self.update(snapshot)
 
     def update(self, snapshot: dict) -> None:
-        if self.path:
-            _write_private(self.path, dict(pid=self.pid, start=self.start, snapshot=snapshot))
+        if self.path and not self.closed:
+            _write_private(self.path, dict(pid=os.getpid(), updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), snapshot=snapshot))
 
     def close(self) -> None:
+        """The run reported: forget it (also stops later updates from re-creating it)."""
+        self.closed = True
         if self.path:
             Spool.done(self.path)
+            Spool.done(self.path[:-5] + ".lock")
             self.path = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
-    def orphans(self) -> list[tuple[str, dict]]:
-        """(path, snapshot) of runs whose process is gone."""
-        found = []
+    def orphans(self) -> t.Iterator[tuple[dict, t.Callable[[], None]]]:
+        """Yield (journal data, done) for each run whose process is gone, holding its lock meanwhile.
+
+        Call ``done()`` after reporting it; without that call the orphan stays for the next run.
+        """
         try:
-            names = sorted(os.listdir(self.root))
+            names = sorted(n for n in os.listdir(self.root) if n.endswith(".json"))
         except FileNotFoundError:
-            return []
+            return
         for name in names:
             path = os.path.join(self.root, name)
-            if not name.endswith(".json") or path == self.path:
+            if path == self.path:
                 continue
             try:
-                data = Spool.load(path)
-                pid = int(data["pid"])
-            except (OSError, ValueError, KeyError, TypeError):
-                found.append((path, {}))
+                fd = os.open(path[:-5] + ".lock", os.O_RDWR)
+            except FileNotFoundError:
+                # No lock beside it: the owner removed it while finishing, or a write of ours was cut short.
                 continue
-            if _process_start(pid) is not None and _process_start(pid) == data.get("start"):
-                continue
-            found.append((path, data.get("snapshot") or {}))
-        return found
+            try:
+                if not _lock_nb(fd, None, record=True):
+                    continue  # alive, or being reported by another run right now
+                try:
+                    data = Spool.load(path)
+                except FileNotFoundError:
+                    continue  # reported by another run a moment ago
+                except (OSError, ValueError):
+                    data = {}
+                yield data if isinstance(data, dict) else {}, functools.partial(_forget, path)
+            finally:
+                os.close(fd)

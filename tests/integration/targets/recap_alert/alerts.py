@@ -347,6 +347,21 @@ def case_interrupts(hook: Webhook, inventory: str) -> None:
         check(len(record) == 1 and record[0]["result"] == "aborted" and record[0]["interrupted_by"] == name,
               "%s: one aborted audit record" % name, json.dumps(record))
         STEPS.append("%s mid-run: rc %d, 1 'interrupted' message, audit result aborted" % (name, rc))
+    # SIGHUP while it is ignored (nohup): not an interruption; the run ends normally and reports once.
+    env = base_env(hook)
+    log = os.path.join(WORK, "outputs", "nohup.out")
+    with open(log, "w", encoding="utf-8") as handle:
+        proc = subprocess.Popen(command(inventory, "-l", "ok1", "-e", "nap=4", "-e", json.dumps({"node_hosts": ["ok1"]})), env=env,
+                                stdout=handle, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # pylint: disable=subprocess-popen-preexec-fn
+        time.sleep(3)
+        proc.send_signal(signal.SIGHUP)
+        rc = proc.wait(timeout=60)
+    sent = hook.new()
+    check(rc == 0 and len(sent) == 1 and json.loads(sent[0]["body"])["blocks"][0]["text"]["text"].endswith(": success"),
+          "an ignored SIGHUP (nohup) is not an interruption: one success message (rc %d, %d messages)" % (rc, len(sent)))
+    check(os.listdir(os.path.join(WORK, "spool", "open")) == [], "no journal left behind")
+    STEPS.append("SIGHUP under nohup: the run completes, one success message")
     # SIGKILL: nothing can run; the next run reports it from the journal.
     env = base_env(hook)
     before = len(audit_lines())
@@ -437,7 +452,8 @@ def case_canary(hook: Webhook, inventory: str) -> None:
     ]
     for name, extra in runs:
         if name == "refused":
-            hook.script([{"status": 404, "body": "no_service"}])
+            # A receiver whose error page echoes the path: the secret must not travel on in a warning or a note.
+            hook.script([{"status": 404, "body": "<p>The requested URL {path} was not found</p>"}])
         env = base_env(hook, ANSIBLE_DEBUG="1", ANSIBLE_LOG_PATH=os.path.join(outputs, name + ".log"), **extra)
         proc = subprocess.run(command(inventory, "-vvvv", "-e", "batch=5"), env=env, capture_output=True, text=True, check=False)
         for stream, text in (("stdout", proc.stdout), ("stderr", proc.stderr)):

@@ -148,18 +148,96 @@ def test_spool_is_private_ordered_and_quarantines(tmp_path):
         pass
 
 
+HOLDER = """
+import sys, time
+from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Journal
+journal = Journal(sys.argv[1])
+journal.open(sys.argv[2], {"run_id": sys.argv[2]})
+print("ready", flush=True)
+if sys.argv[3] == "claim":
+    for data, done in Journal(sys.argv[1]).orphans():
+        print("claimed", data["snapshot"]["run_id"], flush=True)
+        time.sleep(30)
+time.sleep(30)
+"""
+
+
+def holder(tmp_path, run_id, mode="hold"):
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path), run_id, mode], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
 def test_journal_finds_runs_whose_process_died(tmp_path):
+    """A live run holds its lock; a dead one's lock is free. Claiming is exclusive; only done() forgets."""
+    alive = holder(tmp_path, "alive")
+    dead = holder(tmp_path, "dead")
+    dead.kill()
+    dead.wait()
+    try:
+        found = [data["snapshot"]["run_id"] for data, _done in Journal(str(tmp_path)).orphans()]
+        assert found == ["dead"]
+        # Not marked done (the report failed): still there for the next run.
+        assert [data["snapshot"]["run_id"] for data, _done in Journal(str(tmp_path)).orphans()] == ["dead"]
+        # While another process claims it, we cannot.
+        claimer = holder(tmp_path, "claimer", "claim")
+        assert claimer.stdout.readline().split() == ["claimed", "dead"]
+        assert [data["snapshot"]["run_id"] for data, _done in Journal(str(tmp_path)).orphans()] == []
+        claimer.kill()
+        claimer.wait()
+        names = []
+        for data, done in Journal(str(tmp_path)).orphans():
+            names.append(data["snapshot"]["run_id"])
+            done()
+        assert sorted(names) == ["claimer", "dead"]
+        left = sorted(n for n in os.listdir(tmp_path / "open"))
+        assert left == ["%d-alive.json" % alive.pid, "%d-alive.lock" % alive.pid]
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_a_closed_journal_is_never_recreated(tmp_path):
     journal = Journal(str(tmp_path))
-    journal.open("mine", {"run_id": "mine"})
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
-    dead = int(proc.stdout)
-    other = Journal(str(tmp_path))
-    other.pid = dead
-    other.start = "1"
-    other.open("dead", {"run_id": "dead"})
-    alive = Journal(str(tmp_path))
-    alive.path = None
-    orphans = alive.orphans()
-    assert [snap["run_id"] for _path, snap in orphans] == ["dead"]
+    journal.open("r", {"run_id": "r"})
     journal.close()
-    assert not os.path.exists(os.path.join(str(tmp_path), "open", "%d-mine.json" % os.getpid()))
+    assert os.listdir(tmp_path / "open") == []
+    journal.update({"run_id": "r"})
+    journal.open("r", {"run_id": "r"})
+    assert os.listdir(tmp_path / "open") == []
+
+
+def test_spool_lock_times_out_when_another_holds_it(tmp_path):
+    spool = Spool(str(tmp_path / "spool"))
+    held = spool.lock()
+    started = time.monotonic()
+    assert spool.lock(time.monotonic() + 0.3) is None
+    assert 0.25 <= time.monotonic() - started < 2
+    held.close()
+    assert spool.lock(time.monotonic() + 0.3) is not None
+    assert stat.S_IMODE(os.stat(tmp_path / "spool" / ".lock").st_mode) == 0o600
+
+
+def test_error_bodies_are_not_repeated_unless_a_short_code():
+    clock = Clock()
+    echo = "<h1>Not Found</h1><p>The requested URL /services/T000/B000/SECRETSECRET was not found</p>"
+    out = run(scripted((404, echo, None)), clock)
+    assert out.error == "HTTP 404" and "SECRET" not in repr(out)
+    out = run(scripted((404, "no_service", None)), Clock())
+    assert out.error == "HTTP 404 no_service"
+
+
+def test_non_http_answers_are_retried():
+    import http.client
+    clock = Clock()
+    out = run(scripted(http.client.BadStatusLine("SSH-2.0-OpenSSH"), (200, "ok", None)), clock)
+    assert out.ok and out.attempts == 2
+
+
+def test_retry_after_http_date_minus_zero_is_utc():
+    from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import _retry_after
+    import email.utils
+    when = email.utils.formatdate(time.time() + 30, usegmt=False).replace("+0000", "-0000")
+    assert 25 <= _retry_after(when) <= 31
+    assert _retry_after("7") == 7.0 and _retry_after("soon") is None

@@ -7,7 +7,7 @@
     webhook.py script DIR JSON     queue answers: a JSON list of {"status", "body", "retry_after", "hang"}
     webhook.py requests DIR        print the recorded requests (one JSON object per line)
 
-Answers are taken from the queue in order; with the queue empty the server answers 200 "ok", as
+Answers are taken from the queue in order ("{path}" in a body is replaced by the request path); with the queue empty the server answers 200 "ok", as
 Slack does. "hang" sleeps that many seconds before answering (a slow or stuck receiver). Every
 request is recorded with the answer it got, so tests can count attempts and read bodies.
 """
@@ -64,7 +64,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             handle.write(json.dumps(record) + "\n")
         if answer.get("hang"):
             time.sleep(float(answer["hang"]))
-        text = str(answer.get("body", "ok")).encode()
+        # "{path}" in a scripted body echoes the request path back, as many web servers' error pages do.
+        text = str(answer.get("body", "ok")).replace("{path}", self.path).encode()
         try:
             self.send_response(int(answer.get("status", 200)))
             if answer.get("retry_after") is not None:
