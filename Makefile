@@ -33,7 +33,7 @@ test: deps
 deps: system-deps venv awscli
 
 # Debian packages the tests use. With CI=true a missing package is a failure, never a skip.
-SYSTEM_PACKAGES := shellcheck openssh-server openssh-client iproute2 util-linux
+SYSTEM_PACKAGES := shellcheck openssh-server openssh-client iproute2 util-linux haproxy nginx
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
