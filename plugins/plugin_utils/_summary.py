@@ -43,7 +43,22 @@ def outcome(result: t.Any, halted: bool = False) -> dict:
                 version=version, node_status=status)
 
 
-def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str = "deploy_result") -> dict:
+def with_rotation(row: dict, problem: t.Any) -> dict:
+    """Fold a load balancer or health check problem (the deploy role's ``deploy_lb_problem``) into a host's outcome."""
+    if not isinstance(problem, dict) or not problem:
+        return row
+    where = "%s: %s" % (problem.get("stage") or "rotation", str(problem.get("msg") or "failed").strip()[:400])
+    if problem.get("kept_out"):
+        where += " (left out of its load balancers)"
+    if row["outcome"] in PROBLEMS:
+        row["detail"] = "%s; %s" % (row["detail"], where)
+    else:
+        row.update(outcome="failed", detail=where, stage=problem.get("stage"))
+    return row
+
+
+def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str = "deploy_result",
+           problem_var: str = "deploy_lb_problem") -> dict:
     """All hosts: per-host outcomes, counts, and printable lines."""
     rows = []
     for host in hosts:
@@ -51,7 +66,17 @@ def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str
             result = hostvars[host].get(var)
         except (KeyError, AttributeError):
             result = None
-        row = outcome(result, halted)
+        try:
+            problem = hostvars[host].get(problem_var)
+        except (KeyError, AttributeError):
+            problem = None
+        row = with_rotation(outcome(result, halted), problem)
+        try:
+            kept_out = bool(hostvars[host].get("deploy_lb_kept_out")) and not (isinstance(problem, dict) and problem.get("kept_out"))
+        except (KeyError, AttributeError):
+            kept_out = False
+        if kept_out:
+            row["detail"] += " (left out of its load balancers)"
         row["host"] = host
         rows.append(row)
     counts: dict[str, int] = {}

@@ -1,0 +1,37 @@
+# Copyright (c) 2026 fleetops.release contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+from ansible_collections.fleetops.release.plugins.plugin_utils._summary import report
+
+UPGRADED = {"changed": True, "action": "upgrade", "dist_version": "1.1.0", "steps": [{"rc": 0}], "downloaded_bytes": 10}
+FAILED = {"failed": True, "msg": "deploy.sh exited 3", "stage": "script", "dist_version": "1.1.0", "node_status_after": "failure"}
+
+
+def test_health_check_failure_fails_an_upgraded_host_and_says_it_is_out():
+    hostvars = {"h1": {"deploy_result": UPGRADED,
+                       "deploy_lb_problem": {"stage": "health check", "msg": "Status code was 503", "kept_out": True}},
+                "h2": {"deploy_result": UPGRADED}}
+    out = report(["h1", "h2"], hostvars)
+    rows = {r["host"]: r for r in out["hosts"]}
+    assert rows["h1"]["outcome"] == "failed" and rows["h1"]["detail"] == "health check: Status code was 503 (left out of its load balancers)"
+    assert rows["h2"]["outcome"] == "upgraded" and not out["ok"] and out["problems"] == ["h1"]
+
+
+def test_a_refused_drain_before_the_release_is_a_failure():
+    hostvars = {"h1": {"deploy_lb_problem": {"stage": "load balancer", "msg": "refusing to take server h1 out", "kept_out": False}}}
+    row = report(["h1"], hostvars)["hosts"][0]
+    assert row["outcome"] == "failed" and row["detail"] == "load balancer: refusing to take server h1 out"
+
+
+def test_a_failed_release_keeps_the_host_out_and_says_so():
+    hostvars = {"h1": {"deploy_result": FAILED, "deploy_lb_kept_out": True}}
+    row = report(["h1"], hostvars)["hosts"][0]
+    assert row["outcome"] == "failed" and row["detail"].endswith("deploy.sh exited 3 (left out of its load balancers)")
+
+
+def test_hosts_without_rotation_are_as_before():
+    row = report(["h1"], {"h1": {"deploy_result": UPGRADED}})["hosts"][0]
+    assert row["outcome"] == "upgraded" and "left out" not in row["detail"]
