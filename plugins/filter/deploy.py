@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._summary import outcome, report
+from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lb_put_back, outcome, report
 
 
 def deploy_outcome(result, halted=False):
@@ -15,6 +15,10 @@ def deploy_report(hosts, hostvars, halted=False, var="deploy_result"):
     return report(list(hosts), hostvars, halted, var)
 
 
+def deploy_lb_put_back(results):
+    return lb_put_back(results)
+
+
 class FilterModule:
     def filters(self):
-        return dict(deploy_outcome=deploy_outcome, deploy_report=deploy_report)
+        return dict(deploy_outcome=deploy_outcome, deploy_report=deploy_report, deploy_lb_put_back=deploy_lb_put_back)

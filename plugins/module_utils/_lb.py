@@ -166,7 +166,8 @@ def run(backend: Backend, params: dict, check_mode: bool, waiter: Waiter | None 
     if want == "enabled":
         done = _in_rotation(before)
     elif want == "drained":
-        done = before.get("state") in OUT and not before.get("sessions")
+        # Out is out: sessions still finishing in a member already out of rotation need no command.
+        done = before.get("state") in OUT
     else:
         done = before.get("state") == "disabled" or (before.get("state") in OUT and backend_disables_by_draining(backend))
     if done:
@@ -190,37 +191,47 @@ def run(backend: Backend, params: dict, check_mode: bool, waiter: Waiter | None 
         result.update(healthy_members=healthy, total_members=total)
         return result
 
-    if want == "enabled":
-        backend.enable()
-        ok, member = waiter.until(_in_rotation, params["wait_timeout"])
-        if not ok:
-            raise LbError("%s did not become healthy in rotation within %.0f s: the balancer shows state %s, healthy %s%s"
-                          % (backend.label, params["wait_timeout"], member.get("state"), member.get("healthy"), _detail(member)))
-    elif want == "drained":
-        if before.get("state") not in OUT:
-            backend.drain()
-        timeout = out_timeout(backend, params["drain_timeout"])
-        ok, member = waiter.until(lambda m: m.get("state") in ("draining",) + OUT and not m.get("sessions"), timeout)
-        if not ok:
-            if params["on_drain_timeout"] == "fail":
-                raise LbError("%s still has %s session(s) in flight after %.0f s of draining; it stays draining (no new work). "
-                              "Raise drain_timeout or set on_drain_timeout=disable to cut them%s"
-                              % (backend.label, member.get("sessions"), timeout, _detail(member)))
-            result["forced"] = True
-            result["sessions_cut"] = member.get("sessions")
-        if member.get("state") != "disabled" and not backend_disables_by_draining(backend):
+    # From here on a command reaches the balancer: a failure still reports changed, so that a caller (the
+    # deploy role) knows this member may be out of rotation and can put it back.
+    try:
+        if want == "enabled":
+            backend.enable()
+            ok, member = waiter.until(_in_rotation, params["wait_timeout"])
+            if not ok:
+                raise LbError("%s did not become healthy in rotation within %.0f s: the balancer shows state %s, healthy %s%s"
+                              % (backend.label, params["wait_timeout"], member.get("state"), member.get("healthy"), _detail(member)))
+        elif want == "drained":
+            if before.get("state") not in OUT:
+                backend.drain()
+            timeout = out_timeout(backend, params["drain_timeout"])
+            ok, member = waiter.until(lambda m: m.get("state") in ("draining",) + OUT and not m.get("sessions"), timeout)
+            if not ok:
+                if params["on_drain_timeout"] == "fail":
+                    raise LbError("%s still has %s session(s) in flight after %.0f s of draining; it stays draining (no new work). "
+                                  "Raise drain_timeout or set on_drain_timeout=disable to cut them%s"
+                                  % (backend.label, member.get("sessions"), timeout, _detail(member)))
+                result["forced"] = True
+                result["sessions_cut"] = member.get("sessions")
+            if member.get("state") != "disabled" and not backend_disables_by_draining(backend):
+                backend.disable()
+            ok, member = waiter.until(lambda m: m.get("state") in OUT, params["wait_timeout"])
+            if not ok:
+                raise LbError("%s was not out of rotation within %.0f s: the balancer shows state %s%s"
+                              % (backend.label, params["wait_timeout"], member.get("state"), _detail(member)))
+        else:
             backend.disable()
-        ok, member = waiter.until(lambda m: m.get("state") in OUT, params["wait_timeout"])
-        if not ok:
-            raise LbError("%s was not out of rotation within %.0f s: the balancer shows state %s%s"
-                          % (backend.label, params["wait_timeout"], member.get("state"), _detail(member)))
-    else:
-        backend.disable()
-        timeout = out_timeout(backend, params["wait_timeout"])
-        ok, member = waiter.until(lambda m: m.get("state") in OUT, timeout)
-        if not ok:
-            raise LbError("%s was not out of rotation within %.0f s: the balancer shows state %s%s"
-                          % (backend.label, timeout, member.get("state"), _detail(member)))
+            timeout = out_timeout(backend, params["wait_timeout"])
+            ok, member = waiter.until(lambda m: m.get("state") in OUT, timeout)
+            if not ok:
+                raise LbError("%s was not out of rotation within %.0f s: the balancer shows state %s%s"
+                              % (backend.label, timeout, member.get("state"), _detail(member)))
+    except LbError as exc:
+        try:
+            member = backend.member()
+        except LbError:
+            member = None
+        result.update(failed=True, msg=str(exc), member=member, waited=round(waiter.waited, 2))
+        return result
     backend.after_change()
     result["member"] = member
     result["waited"] = round(waiter.waited, 2)

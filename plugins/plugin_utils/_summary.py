@@ -77,6 +77,12 @@ def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str
             kept_out = False
         if kept_out:
             row["detail"] += " (left out of its load balancers)"
+        try:
+            already_out = bool(hostvars[host].get("deploy_lb_already_out"))
+        except (KeyError, AttributeError):
+            already_out = False
+        if already_out:
+            row["detail"] += " (was already out of rotation in a load balancer before this run; left out)"
         row["host"] = host
         rows.append(row)
     counts: dict[str, int] = {}
@@ -86,3 +92,27 @@ def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str
     lines = ["%-*s  %-11s  %-8s  %s" % (width, r["host"], r["outcome"], r["version"] or "-", r["detail"]) for r in rows]
     return dict(hosts=rows, counts=counts, lines=lines, ok=not any(r["outcome"] in PROBLEMS for r in rows),
                 problems=[r["host"] for r in rows if r["outcome"] in PROBLEMS])
+
+
+def lb_put_back(results: t.Any) -> list[dict]:
+    """The memberships the deploy role puts a host back into, from its registered drain loop.
+
+    Those that were in rotation (``before.state`` enabled) when this run came and that a drain touched
+    (changed, even if the drain then failed or timed out). A membership an operator had already taken out is
+    not among them. An ELBv2 membership without ``target_port`` gets the port the drain found the target on,
+    so that it is registered back where it was, not on the group's default port.
+    """
+    memberships = []
+    for result in results if isinstance(results, list) else []:
+        if not isinstance(result, dict) or not result.get("changed") or not isinstance(result.get("before"), dict):
+            continue
+        if result["before"].get("state") != "enabled" or not isinstance(result.get("item"), dict):
+            continue
+        membership = dict(result["item"])
+        if membership.get("type") == "elbv2" and not membership.get("target_port"):
+            name = str((result.get("member") or {}).get("name") or "")
+            port = name.rsplit(":", 1)[-1] if ":" in name else ""
+            if port.isdigit():
+                membership["target_port"] = int(port)
+        memberships.append(membership)
+    return memberships

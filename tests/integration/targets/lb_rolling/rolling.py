@@ -346,12 +346,19 @@ def faults(balancer, version: str) -> None:
     REPORT.append("health check never passes: %s stays out (%s), %s back (%s), %s not started, exit 2"
                   % (NAMES[0], view[NAMES[0]], NAMES[1], view[NAMES[1]], NAMES[2]))
     # An operator puts h01 back after looking.
-    args = {k: v for k, v in balancer.membership(NAMES[0]).items() if k != "lb_host"}
-    args["state"] = "enabled"
-    ok = subprocess.run([os.path.join(BIN, "ansible"), "-i", "localhost,", "-c", "local", "localhost", "-m", "fleetops.release.lb_member",
-                         "-a", json.dumps(args), "-e", "ansible_python_interpreter=%s" % PY],
-                        capture_output=True, text=True, check=False)
+    ok = operator(balancer, NAMES[0], "enabled")
     check(ok.returncode == 0 and wait_view(balancer, {NAMES[0]: "UP"})[NAMES[0]] == "UP", "h01 can be put back by hand", ok.stdout + ok.stderr)
+
+    # A membership an operator took out before the run stays out, and the summary says so.
+    operator(balancer, NAMES[1], "disabled")
+    rc, out, _s = release(write_inventory(balancer), version, "operator-out", upgradable=["1.4.0"], extra=dict(fleetops_restart=True))
+    view = balancer.view()
+    check(rc == 0 and view[NAMES[1]] == "MAINT" and view[NAMES[0]] == "UP" and view[NAMES[2]] == "UP",
+          "a member an operator took out stays out (rc %d)" % rc, json.dumps(view) + out[-2000:])
+    check("was already out of rotation" in summary_line(out, NAMES[1]), "the summary says it was already out", out[-2000:])
+    operator(balancer, NAMES[1], "enabled")
+    wait_view(balancer, {NAMES[1]: "UP"})
+    REPORT.append("a member an operator disabled before the run: released, left out, and said so in the summary")
 
     # A second server down mid-rollout: with min_healthy 2 the capacity guard refuses to take h01 out.
     kill_service(NAMES[2])
@@ -372,6 +379,15 @@ def faults(balancer, version: str) -> None:
 
 def state_file(host: str) -> str:
     return os.path.join(WORK, "hosts", "hosts", host, "var", "lib", "fleetops", "images.yaml")
+
+
+def operator(balancer, host: str, state: str) -> subprocess.CompletedProcess:
+    """What a person does by hand: lb_member from the command line."""
+    args = {k: v for k, v in balancer.membership(host).items() if k != "lb_host"}
+    args["state"] = state
+    return subprocess.run([os.path.join(BIN, "ansible"), "-i", "localhost,", "-c", "local", "localhost", "-m", "fleetops.release.lb_member",
+                           "-a", json.dumps(args), "-e", "ansible_python_interpreter=%s" % PY],
+                          capture_output=True, text=True, check=False)
 
 
 def version_of(host: str) -> str:

@@ -129,10 +129,11 @@ def test_disable_four_times():
 def test_enable_timeout():
     clock = Clock()
     backend = FakeBackend(clock, state="disabled", healthy=False, heals=False)
-    with pytest.raises(LbError) as info:
-        go(backend, state="enabled", wait_timeout=5.0)
-    assert str(info.value) == ("member b of fake pool p did not become healthy in rotation within 5 s: the balancer shows state "
-                               "enabled, healthy False (fake DOWN)")
+    result = go(backend, state="enabled", wait_timeout=5.0)
+    # Failed after a command reached the balancer: still changed, so the caller knows the member moved.
+    assert result["failed"] is True and result["changed"] is True
+    assert result["msg"] == ("member b of fake pool p did not become healthy in rotation within 5 s: the balancer shows state "
+                             "enabled, healthy False (fake DOWN)")
     assert clock.now == 5.0
     assert "after_change" not in backend.calls
 
@@ -140,10 +141,10 @@ def test_enable_timeout():
 def test_drain_timeout_fails_and_stays_draining():
     clock = Clock()
     backend = FakeBackend(clock, sessions=4, drain_for=100.0)
-    with pytest.raises(LbError) as info:
-        go(backend, drain_timeout=7.0)
-    assert str(info.value) == ("member b of fake pool p still has 4 session(s) in flight after 7 s of draining; it stays draining "
-                               "(no new work). Raise drain_timeout or set on_drain_timeout=disable to cut them (fake DRAIN)")
+    result = go(backend, drain_timeout=7.0)
+    assert result["failed"] is True and result["changed"] is True and result["before"]["state"] == "enabled"
+    assert result["msg"] == ("member b of fake pool p still has 4 session(s) in flight after 7 s of draining; it stays draining "
+                             "(no new work). Raise drain_timeout or set on_drain_timeout=disable to cut them (fake DRAIN)")
     assert backend.calls == ["drain"]
     assert backend.member()["state"] == "draining"
 

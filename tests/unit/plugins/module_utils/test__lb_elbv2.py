@@ -148,9 +148,13 @@ def run(elb: FakeElbv2, clock: Clock, check_mode: bool = False, **overrides) -> 
 
 
 def error_of(elb: FakeElbv2, clock: Clock, **overrides) -> str:
-    with pytest.raises(LbError) as exc:
-        run(elb, clock, **overrides)
-    return str(exc.value)
+    """The error of a call: raised before any command, or a failed result (still changed) after one."""
+    try:
+        result = run(elb, clock, **overrides)
+    except LbError as exc:
+        return str(exc)
+    assert result["failed"] is True and result["changed"] is True, result
+    return result["msg"]
 
 
 @pytest.fixture(autouse=True)
