@@ -19,7 +19,7 @@ import os
 import time
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Spool
+from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Spool, lock_until
 
 RECORD_KEYS = ("schema", "run_id", "kind", "playbook", "user", "project", "environment", "dist", "version_from",
                "versions_from", "version_to", "started_at", "ended_at", "duration_s", "result", "hosts", "changed_hosts",
@@ -62,17 +62,8 @@ def append_local(directory: str, record: dict, lock_timeout: float | None = None
         if mine:
             if lock_timeout is None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-            else:
-                waited = 0.0
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if waited >= lock_timeout:
-                            raise OSError("%s is locked by another run" % path) from None
-                        time.sleep(0.05)
-                        waited += 0.05
+            elif not lock_until(fd, time.monotonic() + lock_timeout):
+                raise OSError("%s is locked by another run" % path)
             _HELD.add(path)
         # A previous writer killed mid-line would leave no newline at the end: start on a fresh line.
         size = os.fstat(fd).st_size

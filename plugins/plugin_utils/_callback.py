@@ -22,14 +22,13 @@ every hook swallows its own errors after saying so.
 from __future__ import annotations
 
 import atexit
-import datetime
 import getpass
 import os
 import signal
 import time
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._runtrack import RunTracker, new_run_id, utcnow
+from ansible_collections.fleetops.release.plugins.plugin_utils._runtrack import RunTracker, new_run_id, parse_iso, utcnow
 from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Journal
 
 # Extra variables a run summary may carry. Never the whole set: extra vars can hold credentials.
@@ -45,13 +44,6 @@ _RUN_IDS: dict[int, str] = {}
 
 def process_run_id() -> str:
     return _RUN_IDS.setdefault(os.getpid(), new_run_id())
-
-
-def _parse_time(value: t.Any) -> datetime.datetime | None:
-    try:
-        return datetime.datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return None
 
 
 def _result_data(result: t.Any) -> dict:
@@ -207,7 +199,7 @@ class RunWatcher:
                 if snapshot:
                     orphan = RunTracker.from_snapshot(snapshot)
                     # It ended some time after its last journal write; that is the best "end" we know.
-                    orphan.finish("killed (no recap; SIGKILL or a crash)", when=_parse_time(data.get("updated")) or utcnow())
+                    orphan.finish("killed (no recap; SIGKILL or a crash)", when=parse_iso(data.get("updated")) or utcnow())
                     self.report_orphan(orphan.summary())
                 done()
             self._journal_now(force=True)

@@ -53,12 +53,10 @@ class AlertSender:
                 found.append((name, render, url))
         return found
 
-    def spool_run(self, summary: dict, note: str | None = None) -> list[str]:
-        """Queue a run's message for every configured sink; returns the spool files."""
-        paths = []
-        for name, _render, _url in self.sinks(quiet=True):
-            paths.append(self.spool.add(name, summary.get("run_id") or "run", dict(summary=summary, note=note), "not sent yet"))
-        return paths
+    def spool_run(self, summary: dict, note: str | None = None, sinks: list | None = None) -> dict[str, str]:
+        """Queue a run's message for every configured sink (or those given); returns sink name to spool file."""
+        return {name: self.spool.add(name, summary.get("run_id") or "run", dict(summary=summary, note=note), "not sent yet")
+                for name, _render, _url in (self.sinks(quiet=True) if sinks is None else sinks)}
 
     def _render(self, render: t.Callable, entry: dict) -> bytes:
         summary = entry["summary"]
@@ -79,10 +77,7 @@ class AlertSender:
             if not quiet:
                 self.warn("no webhook is configured (slack_webhook_url or webhook_url); nothing sent")
             return
-        mine: dict[str, str] = {}
-        if self.wanted(summary):
-            for name, _render, _url in sinks:
-                mine[name] = self.spool.add(name, summary.get("run_id") or "run", dict(summary=summary, note=None), "not sent yet")
+        mine = self.spool_run(summary, sinks=sinks) if self.wanted(summary) else {}
         lock = None
         if not quiet:
             try:

@@ -18,13 +18,10 @@ import datetime
 import random
 import typing as t
 
-# Ansible-level status of a host, worst first.
-ANSIBLE_STATUSES = ("unreachable", "failed", "not attempted", "rescued", "ok")
 # Node statuses that need a person: the seed alerts on failure and on a missing state file;
 # a run that died half way leaves a stale building/maintain; an unusable file is corrupt.
 NODE_PROBLEMS = ("failure", "missing", "stale", "corrupt")
 CONTROLLER_NAMES = ("localhost", "127.0.0.1", "::1")
-RESULTS = ("success", "partial", "failed", "aborted")
 BOOKKEEPING = ("meta", "validate_argument_spec")
 DETAIL_LIMIT = 2000
 
@@ -35,6 +32,14 @@ def utcnow() -> datetime.datetime:
 
 def iso(when: datetime.datetime | None) -> str | None:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
+
+
+def parse_iso(value: t.Any) -> datetime.datetime | None:
+    """The inverse of :func:`iso`; None for anything else."""
+    try:
+        return datetime.datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc) if value else None
+    except ValueError:
+        return None
 
 
 def new_run_id(now: datetime.datetime | None = None) -> str:
@@ -340,9 +345,7 @@ class RunTracker:
 
     @classmethod
     def from_snapshot(cls, data: dict) -> "RunTracker":
-        def parse(value: str | None) -> datetime.datetime | None:
-            return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc) if value else None
-        tracker = cls(run_id=data.get("run_id"), started=parse(data.get("started")) or utcnow())
+        tracker = cls(run_id=data.get("run_id"), started=parse_iso(data.get("started")) or utcnow())
         tracker.playbook = data.get("playbook")
         tracker.user = data.get("user")
         tracker.targeted = dict.fromkeys(data.get("targeted") or [])
@@ -356,6 +359,6 @@ class RunTracker:
             for key in HostRecord.__slots__:
                 if key in fields:
                     value = fields[key]
-                    setattr(record, key, parse(value) if key in ("first", "last") else value)
+                    setattr(record, key, parse_iso(value) if key in ("first", "last") else value)
             tracker.hosts[name] = record
         return tracker

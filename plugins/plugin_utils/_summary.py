@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Mapping
 
 PROBLEMS = ("failed", "unreachable")
 
@@ -62,26 +63,14 @@ def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str
     """All hosts: per-host outcomes, counts, and printable lines."""
     rows = []
     for host in hosts:
-        try:
-            result = hostvars[host].get(var)
-        except (KeyError, AttributeError):
-            result = None
-        try:
-            problem = hostvars[host].get(problem_var)
-        except (KeyError, AttributeError):
-            problem = None
-        row = with_rotation(outcome(result, halted), problem)
-        try:
-            kept_out = bool(hostvars[host].get("deploy_lb_kept_out")) and not (isinstance(problem, dict) and problem.get("kept_out"))
-        except (KeyError, AttributeError):
-            kept_out = False
-        if kept_out:
+        facts = hostvars.get(host) if isinstance(hostvars, Mapping) else None
+        if not isinstance(facts, Mapping):
+            facts = {}  # a host that never ran (or a hostvars stand-in without it)
+        problem = facts.get(problem_var)
+        row = with_rotation(outcome(facts.get(var), halted), problem)
+        if facts.get("deploy_lb_kept_out") and not (isinstance(problem, dict) and problem.get("kept_out")):
             row["detail"] += " (left out of its load balancers)"
-        try:
-            already_out = bool(hostvars[host].get("deploy_lb_already_out"))
-        except (KeyError, AttributeError):
-            already_out = False
-        if already_out:
+        if facts.get("deploy_lb_already_out"):
             row["detail"] += " (was already out of rotation in a load balancer before this run; left out)"
         row["host"] = host
         rows.append(row)

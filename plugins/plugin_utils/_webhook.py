@@ -197,7 +197,7 @@ def _ensure_dir(path: str) -> str:
     return path
 
 
-def _lock_nb(fd: int, deadline: float | None, record: bool = False) -> bool:
+def lock_until(fd: int, deadline: float | None, record: bool = False) -> bool:
     """An exclusive lock, polling until ``deadline`` (a time.monotonic() value; None tries once).
 
     ``record`` takes a POSIX record lock (lockf) instead of a flock: it belongs to the process, so forked
@@ -236,7 +236,7 @@ class Spool:
         """The spool lock as an open file, or None when another run still holds it at ``deadline``."""
         _ensure_dir(self.root)
         fd = os.open(os.path.join(self.root, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        if _lock_nb(fd, deadline):
+        if lock_until(fd, deadline):
             return os.fdopen(fd, "r+")
         os.close(fd)
         return None
@@ -361,7 +361,7 @@ class Journal:
                 # No lock beside it: the owner removed it while finishing, or a write of ours was cut short.
                 continue
             try:
-                if not _lock_nb(fd, None, record=True):
+                if not lock_until(fd, None, record=True):
                     continue  # alive, or being reported by another run right now
                 try:
                     data = Spool.load(path)
