@@ -79,6 +79,31 @@ def run_script(script: str, cwd: str, env: dict[str, str], log_path: str, timeou
             return -signal.SIGKILL, time.monotonic() - started, True
 
 
+def direction(target: str, previous: str | None) -> str:
+    """``forward``, ``back`` or ``same``: the DIST target version against the node's previous one.
+
+    Ranked by the release tag order of ``_versions.version_key`` (``1.10.0`` is after ``1.9.0``, ``1.2``
+    ranks with ``1.2.0``). A new node (no previous version) goes ``forward``. ``developer`` has no rank:
+    the same channel again is ``same``, any move to or from it is ``forward``.
+    """
+    if previous is None or previous == "":
+        return "forward"
+    if previous == target:
+        return "same"
+    if DEVELOPER in (previous, target):
+        return "forward"
+    new, old = _rank(target), _rank(previous)
+    if new == old:
+        return "same"
+    return "forward" if new > old else "back"
+
+
+def _rank(tag: str) -> tuple:
+    """version_key without its tie-breakers (part count, raw text), so that equal releases compare equal."""
+    key = version_key(tag)
+    return key[:4] if key[0] == 1 else key[:2]
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
         try:
@@ -112,6 +137,7 @@ class Deployer:
                                timeout=params["timeout"], validate_certs=params.get("validate_certs", True),
                                allow_unverified=params["allow_unverified"])
         self.target = self.plan["dist"]["version"]
+        self.direction = "forward"
 
     # -- reading the node ------------------------------------------------------------------
     def _load(self) -> tuple[NodeState | None, dict]:
@@ -216,6 +242,7 @@ class Deployer:
             FLEETOPS_PROJECT=self.plan.get("project") or self.p.get("project") or "",
             FLEETOPS_DIST=self.plan["dist"]["name"],
             FLEETOPS_DIST_VERSION=self.target,
+            FLEETOPS_DIRECTION=self.direction,
             FLEETOPS_RESTART="1" if self.p["restart"] else "0",
             FLEETOPS_RUN_ID=self.run_id,
             FLEETOPS_STATE_FILE=self.state_file,
@@ -281,6 +308,7 @@ class Deployer:
                       dist_version=self.target, node_status=state.status if state is not None else None,
                       previous_version=(state.image_version if state is not None else None), steps=[], downloaded_bytes=0,
                       corrupt=info["corrupt"], state_file=self.state_file)
+        self.direction = result["direction"] = direction(self.target, result["previous_version"])
         if decision.action == "skip":
             return result
         todo = self.steps_for(state, decision.action)

@@ -26,7 +26,7 @@ description:
   - "Scripts get this environment: C(FLEETOPS_ACTION) (V(deploy) or V(upgrade)), C(FLEETOPS_MODULE), C(FLEETOPS_VERSION),
     C(FLEETOPS_PREVIOUS_VERSION), C(FLEETOPS_MODULE_DIR), C(FLEETOPS_MODULES_DIR), C(FLEETOPS_SRC_DIR) (first SRC package),
     C(FLEETOPS_SRC_DIRS) (colon-separated), C(FLEETOPS_PROJECT), C(FLEETOPS_DIST), C(FLEETOPS_DIST_VERSION),
-    C(FLEETOPS_RESTART) (V(1) or V(0)), C(FLEETOPS_RUN_ID), C(FLEETOPS_STATE_FILE).
+    C(FLEETOPS_DIRECTION) (RV(direction)), C(FLEETOPS_RESTART) (V(1) or V(0)), C(FLEETOPS_RUN_ID), C(FLEETOPS_STATE_FILE).
     The working directory is the module's directory. From the module's own environment only C(PATH), C(LANG), C(LC_ALL), C(HOME),
     C(TZ), C(USER) and C(LOGNAME) are passed on."
   - Keeps the newest O(keep_versions) versions of each module on disk for rollback and prunes older ones.
@@ -191,6 +191,15 @@ dist_version:
   description: The target DIST version.
   returned: always
   type: str
+direction:
+  description:
+    - The target DIST version against RV(previous_version), by release tag order (C(1.10.0) is after C(1.9.0), C(1.2) equals
+      C(1.2.0)). V(forward) for a newer target or a new node, V(back) for an older target (a rollback), V(same) for an equal one.
+    - A move to or from C(developer), which has no order, is V(forward); C(developer) to C(developer) is V(same).
+    - Scripts get it as C(FLEETOPS_DIRECTION), so an C(upgrade.sh) can tell a downgrade from an upgrade.
+  returned: always
+  type: str
+  sample: back
 stage:
   description: Where a failure happened, V(fetch) (nothing on the node changed) or V(script) (the node is V(failure)).
   returned: on failure

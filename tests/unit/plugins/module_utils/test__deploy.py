@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.module_utils._deploy import DIST_DEPLOY_ARGSPEC, Deployer
+from ansible_collections.fleetops.release.plugins.module_utils._deploy import DIST_DEPLOY_ARGSPEC, Deployer, direction
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._state import NodeState, TransitionError, load, save
 
@@ -63,3 +63,44 @@ def test_a_node_left_in_building_can_be_declared_failed_then_reset(tmp_path):
     assert (stuck.status, stuck.last_error) == ("failure", "run run-1 was killed")
     stuck.reset("reinstalled by hand", "op-1", version="1.0.0")
     assert (stuck.status, stuck.image_version) == ("active", "1.0.0")
+
+
+@pytest.mark.parametrize("target, previous, expected", [
+    ("1.1.0", None, "forward"),
+    ("1.1.0", "", "forward"),
+    ("1.1.0", "1.0.0", "forward"),
+    ("1.0.0", "1.1.0", "back"),
+    ("1.10.0", "1.9.0", "forward"),
+    ("1.9.0", "1.10.0", "back"),
+    ("1.2.0-rc1", "1.2.0", "back"),
+    ("1.2.0", "1.2.0-rc1", "forward"),
+    ("1.2", "1.2.0", "same"),
+    ("v1.2.0", "1.2.0", "same"),
+    ("1.2.0+build7", "1.2.0", "same"),
+    ("1.1.0", "1.1.0", "same"),
+    ("developer", "developer", "same"),
+    ("developer", "1.1.0", "forward"),
+    ("1.1.0", "developer", "forward"),
+    ("latest", "1.0.0", "back"),
+])
+def test_direction_follows_the_release_tag_order(target, previous, expected):
+    assert direction(target, previous) == expected
+
+
+def test_the_direction_is_in_the_script_environment(tmp_path):
+    deploy = deployer(tmp_path)
+    deploy.direction = "back"
+    item = dict(module="M", version="1.0.0", from_version="1.1.0", dir=str(tmp_path / "M"), src_dirs=[])
+    env = deploy._env(item, "upgrade")
+    assert (env["FLEETOPS_DIRECTION"], env["FLEETOPS_ACTION"], env["FLEETOPS_PREVIOUS_VERSION"]) == ("back", "upgrade", "1.1.0")
+
+
+@pytest.mark.parametrize("on, expected", [(None, "forward"), ("2.0.0", "same"), ("2.1.0", "back"), ("1.0.0", "forward")])
+def test_the_result_carries_the_direction_also_when_the_node_is_skipped(tmp_path, on, expected):
+    if on is not None:
+        node = NodeState(str(tmp_path / "images.yaml"))
+        node.transition("building", "run-1", version=on)
+        node.transition("active", "run-1", version=on)
+        save(str(tmp_path / "images.yaml"), node)
+    result = deployer(tmp_path).run()
+    assert result["direction"] == expected
