@@ -4,21 +4,31 @@
 
 from __future__ import annotations
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lb_put_back, outcome, report
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lb_put_back, lock_scope, outcome, report
 
 
 def deploy_outcome(result, halted=False):
     return outcome(result, halted)
 
 
-def deploy_report(hosts, hostvars, halted=False, var="deploy_result"):
-    return report(list(hosts), hostvars, halted, var)
+def deploy_report(hosts, hostvars, halted=False, var="deploy_result", aborted=None):
+    return report(list(hosts), hostvars, halted, var, aborted=aborted or None)
 
 
 def deploy_lb_put_back(results):
     return lb_put_back(results)
 
 
+def release_lock_scope(hosts, hostvars, project=None, environment=None, fallback_project=None, pattern=None):
+    try:
+        return lock_scope(list(hosts), hostvars, project, environment, fallback_project, pattern)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 class FilterModule:
     def filters(self):
-        return dict(deploy_outcome=deploy_outcome, deploy_report=deploy_report, deploy_lb_put_back=deploy_lb_put_back)
+        return dict(deploy_outcome=deploy_outcome, deploy_report=deploy_report, deploy_lb_put_back=deploy_lb_put_back,
+                    release_lock_scope=release_lock_scope)

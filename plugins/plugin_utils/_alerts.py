@@ -62,6 +62,20 @@ def title(summary: dict) -> str:
     return text
 
 
+def lock_text(summary: dict) -> str:
+    """The release lock as a person needs it: which, and whether it is still held (until when) or was broken."""
+    lock = summary.get("lock") if isinstance(summary.get("lock"), dict) else {}
+    text = str(summary.get("lock_id"))
+    if lock.get("held"):
+        text += " (still held until %s)" % (lock.get("expires") or "it expires")
+    elif lock.get("released"):
+        text += " (released)"
+    if lock.get("forced"):
+        broke = lock.get("broke") or {}
+        text += " (forced: broke the lock of %s, run %s)" % (broke.get("user") or "unknown", broke.get("run_id") or "unknown")
+    return text
+
+
 def host_line(row: dict) -> str:
     """The seed's fields for one host: time, host, Ansible status, node status, then why."""
     node = row.get("node_status") or "-"
@@ -98,7 +112,7 @@ def slack_message(summary: dict, job_url: str | None = None, delayed: str | None
         ("Run", "%s (%ss)" % (summary.get("run_id"), summary.get("duration_s"))),
     ]
     if summary.get("lock_id"):
-        fields.append(("Lock", summary["lock_id"]))
+        fields.append(("Lock", lock_text(summary)))
     rendered = []
     for name, value in fields[:MAX_FIELDS]:
         text = "*%s*\n%s" % (name, escape(value))

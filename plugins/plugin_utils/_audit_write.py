@@ -24,7 +24,7 @@ from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import S
 RECORD_KEYS = ("schema", "run_id", "kind", "playbook", "user", "project", "environment", "dist", "version_from",
                "versions_from", "version_to", "started_at", "ended_at", "duration_s", "result", "hosts", "changed_hosts",
                "node_health", "targeted", "problem_hosts", "lock_id", "check_mode", "awx_job_id", "job_template",
-               "job_url", "interrupted_by")
+               "job_url", "interrupted_by", "lock")
 DEFAULT_PREFIX = "fleetops-audit"
 
 

@@ -15,6 +15,9 @@ A run ends in one of four ways, and each reaches :meth:`RunWatcher.report` exact
 - SIGKILL, the OOM killer, a crashed controller: nothing can run. The journal of open runs holds a
   snapshot, and the next run that loads the callback reports it as killed.
 
+While the run holds a release lock, the first SIGINT or SIGTERM is not an ending: it asks the release to
+wind down (``_abort``), and the run then ends with its recap as usual, reported as aborted.
+
 A callback that raises only earns a warning from Ansible, and that is all ours may ever cause:
 every hook swallows its own errors after saying so.
 """
@@ -28,6 +31,7 @@ import signal
 import time
 import typing as t
 
+from ansible_collections.fleetops.release.plugins.plugin_utils import _abort
 from ansible_collections.fleetops.release.plugins.plugin_utils._runtrack import RunTracker, new_run_id, parse_iso, utcnow
 from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Journal
 
@@ -73,6 +77,7 @@ class RunWatcher:
         self._journal_written = 0.0
         self._journal_dirty = False
         self._previous_handlers: dict[int, t.Any] = {}
+        _abort.reset()
         for _name, signum in SIGNALS:
             try:
                 previous = signal.getsignal(signum)
@@ -108,6 +113,7 @@ class RunWatcher:
         if self._reported:
             return
         self._reported = True
+        self.tracker.abort_requested_by = _abort.requested_by()
         self.tracker.finish(interrupted_by)
         summary = self.tracker.summary()
         try:
@@ -123,6 +129,9 @@ class RunWatcher:
         previous = self._previous_handlers.get(signum, signal.SIG_DFL)
         if os.getpid() == self._main_pid:
             name = signal.Signals(signum).name
+            if signum in (signal.SIGINT, signal.SIGTERM) and _abort.request(name):
+                # The first one while a release holds its lock: the run winds down by itself (see _abort).
+                return
             if signum == signal.SIGINT:
                 # Ansible turns this into KeyboardInterrupt and exits 99; atexit reports.
                 self.tracker.interrupted_by = self.tracker.interrupted_by or name
@@ -235,7 +244,13 @@ class RunWatcher:
         task = result.task if hasattr(type(result), "task") else result._task
         host = result.host if hasattr(type(result), "host") else result._host
         action = getattr(task, "resolved_action", None) or getattr(task, "action", None)
-        self.tracker.result(host.get_name(), status, task.get_name(), action, _result_data(result), ignore_errors)
+        data = _result_data(result)
+        self.tracker.result(host.get_name(), status, task.get_name(), action, data, ignore_errors)
+        if status == "ok" and str(action or "").rsplit(".", 1)[-1] == "release_lock" and not self.tracker.check_mode:
+            if data.get("acquired"):
+                _abort.arm(dict(lock_id=data.get("lock_id"), expires=data.get("expires")))
+            elif data.get("released"):
+                _abort.disarm()
         self._journal_now()
 
     def v2_runner_on_ok(self, result: t.Any) -> None:

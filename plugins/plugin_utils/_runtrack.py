@@ -139,6 +139,8 @@ class RunTracker:
         self.plays: list[str] = []
         self.check_mode = False
         self.interrupted_by: str | None = None
+        # A graceful abort (the first Ctrl-C or SIGTERM while a release held its lock): the run still ends with a recap.
+        self.abort_requested_by: str | None = None
         self.ended: datetime.datetime | None = None
         self.user: str | None = None
         self.actions: set[str] = set()
@@ -218,8 +220,25 @@ class RunTracker:
             for key in ("project", "dist", "version"):
                 if plan.get(key) and "plan_" + key not in self.facts:
                     self.facts["plan_" + key] = plan[key]
-        if name == "release_lock" and isinstance(result.get("lock_id"), str):
+        if name == "release_lock" and status == "ok":
+            self.lock_result(result)
+
+    def lock_result(self, result: dict) -> None:
+        """Follow the run's release lock: taken (and by breaking whose), renewed, released."""
+        if isinstance(result.get("lock_id"), str):
             self.facts["fleetops_lock_id"] = result["lock_id"]
+        lock = dict(self.facts.get("fleetops_lock") or {})
+        if result.get("acquired") and not self.check_mode:
+            lock.update(id=result.get("lock_id"), expires=result.get("expires"), held=True, released=False)
+            previous = result.get("previous") if isinstance(result.get("previous"), dict) else {}
+            if result.get("forced"):
+                # A broken lock is part of the record: who held it, since when, for what.
+                lock["forced"] = True
+                lock["broke"] = {key: previous.get(key) for key in ("user", "owner", "run_id", "reason", "since", "expires")}
+        elif result.get("released"):
+            lock.update(held=False, released=True)
+        if lock:
+            self.facts["fleetops_lock"] = lock
 
     def set_stats(self, stats: dict[str, dict[str, int]]) -> None:
         self.stats = stats
@@ -287,7 +306,7 @@ class RunTracker:
         # when hosts failed, the playbook's own "fail the run" summary task only repeats them.
         problems += controller_rows if not problems else []
         good = [r for r in rows if not r["problem"]]
-        if self.interrupted_by:
+        if self.interrupted_by or self.abort_requested_by:
             result = "aborted"
         elif not problems:
             result = "success"
@@ -331,8 +350,20 @@ class RunTracker:
             awx_job_id=self._var("awx_job_id", "tower_job_id"),
             job_template=self._var("awx_job_template_name", "tower_job_template_name"),
             check_mode=self.check_mode,
-            interrupted_by=self.interrupted_by,
+            interrupted_by=self.interrupted_by or (("%s (graceful abort)" % self.abort_requested_by) if self.abort_requested_by else None),
+            lock=self._lock_summary(),
         )
+
+    def _lock_summary(self) -> dict | None:
+        lock = self.facts.get("fleetops_lock")
+        if not isinstance(lock, dict) or not lock.get("id"):
+            return None
+        out = dict(id=lock.get("id"), released=bool(lock.get("released")), expires=lock.get("expires"))
+        # Still held at the end: a run that stopped at once (second signal, kill) leaves it until it expires.
+        out["held"] = bool(lock.get("held")) and not out["released"]
+        if lock.get("forced"):
+            out.update(forced=True, broke=lock.get("broke"))
+        return out
 
     # the journal of an open run (for runs killed before they could report) -----
     def snapshot(self) -> dict:

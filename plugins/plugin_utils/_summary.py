@@ -7,19 +7,26 @@
 
 from __future__ import annotations
 
+import re
 import typing as t
 from collections.abc import Mapping
 
 PROBLEMS = ("failed", "unreachable")
 
 
-def outcome(result: t.Any, halted: bool = False) -> dict:
+def outcome(result: t.Any, halted: bool = False, aborted: str | None = None) -> dict:
     """One host: ``{outcome, detail, version, node_status}``.
 
     outcome is one of installed, upgraded, unchanged, skipped, failed, unreachable, not started.
+    ``aborted`` names the signal of a graceful abort (the deploy role skips the release of hosts it reaches after one).
     """
-    if not isinstance(result, dict) or not result:
-        detail = "the rollout was stopped by failures before this host" if halted else "the run ended before this host"
+    if not isinstance(result, dict) or not result or (aborted and result.get("skipped") and "action" not in result):
+        if aborted:
+            detail = "the release was aborted (%s) before this host; nothing on it was changed" % aborted
+        elif halted:
+            detail = "the rollout was stopped by failures before this host"
+        else:
+            detail = "the run ended before this host"
         return dict(outcome="not started", detail=detail, version=None, node_status=None)
     if result.get("unreachable"):
         return dict(outcome="unreachable", detail=str(result.get("msg", "")).strip()[:300], version=None, node_status=None)
@@ -59,7 +66,7 @@ def with_rotation(row: dict, problem: t.Any) -> dict:
 
 
 def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str = "deploy_result",
-           problem_var: str = "deploy_lb_problem") -> dict:
+           problem_var: str = "deploy_lb_problem", aborted: str | None = None) -> dict:
     """All hosts: per-host outcomes, counts, and printable lines."""
     rows = []
     for host in hosts:
@@ -67,7 +74,7 @@ def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str
         if not isinstance(facts, Mapping):
             facts = {}  # a host that never ran (or a hostvars stand-in without it)
         problem = facts.get(problem_var)
-        row = with_rotation(outcome(facts.get(var), halted), problem)
+        row = with_rotation(outcome(facts.get(var), halted, aborted), problem)
         if facts.get("deploy_lb_kept_out") and not (isinstance(problem, dict) and problem.get("kept_out")):
             row["detail"] += " (left out of its load balancers)"
         if facts.get("deploy_lb_already_out"):
@@ -105,3 +112,45 @@ def lb_put_back(results: t.Any) -> list[dict]:
                 membership["target_port"] = int(port)
         memberships.append(membership)
     return memberships
+
+
+_SCOPE_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _scope_name(value: t.Any) -> str:
+    return _SCOPE_UNSAFE.sub("_", str(value)).strip("._")
+
+
+def lock_scope(hosts: list[str], hostvars: t.Mapping, project: t.Any = None, environment: t.Any = None, fallback_project: t.Any = None,
+               pattern: t.Any = None) -> dict:
+    """The (project, environment) a run's release lock covers.
+
+    Explicit values win. Otherwise the ``fleet`` inventory's ``fleet_project``/``fleet_environment`` of the targeted
+    hosts, which must then name one project and one environment; then ``fallback_project`` (the DIST) and the host
+    pattern. Names are made safe for an S3 key or a file name.
+    """
+    def distinct(key: str) -> list[str]:
+        seen: dict[str, None] = {}
+        for host in hosts:
+            facts = hostvars.get(host) if isinstance(hostvars, Mapping) else None
+            value = facts.get(key) if isinstance(facts, Mapping) else None
+            if isinstance(value, str) and value:
+                seen.setdefault(value, None)
+        return list(seen)
+
+    scope = {}
+    for name, given, key, fallback in (("project", project, "fleet_project", fallback_project),
+                                       ("environment", environment, "fleet_environment", pattern)):
+        if given not in (None, ""):
+            value = given
+        else:
+            found = distinct(key)
+            if len(found) > 1:
+                raise ValueError("the hosts of this run belong to %d %ss (%s): a release lock covers one; set fleetops_%s, or "
+                                 "narrow fleetops_hosts" % (len(found), name, ", ".join(found[:10]), name))
+            value = found[0] if found else fallback
+        safe = _scope_name(value) if value not in (None, "") else ""
+        if not safe:
+            raise ValueError("cannot tell which %s this release locks: set fleetops_%s" % (name, name))
+        scope[name] = safe
+    return scope

@@ -95,3 +95,13 @@ def test_json_message_carries_data():
     assert body["result"] == "failed" and body["source"] == "fleetops.release.recap_alert"
     big = json_message(summary(1500))
     assert len(big["problems"]) == 1000 and big["problems_truncated"] == 500
+
+
+def test_lock_field_says_held_until_released_or_forced():
+    from ansible_collections.fleetops.release.plugins.plugin_utils._alerts import lock_text
+    base = {"lock_id": "s3://b/k#2"}
+    assert lock_text(dict(base, lock={"held": True, "expires": "2026-11-22T22:00:00Z"})) == "s3://b/k#2 (still held until 2026-11-22T22:00:00Z)"
+    assert lock_text(dict(base, lock={"released": True})) == "s3://b/k#2 (released)"
+    assert lock_text(dict(base, lock={"released": True, "forced": True, "broke": {"user": "bob", "run_id": "R-0"}})) == \
+        "s3://b/k#2 (released) (forced: broke the lock of bob, run R-0)"
+    assert lock_text(base) == "s3://b/k#2"

@@ -176,3 +176,36 @@ def test_a_host_ended_before_any_task_is_not_attempted_even_in_the_stats():
     s = tr.summary()
     assert rows(s)["h2"]["ansible_status"] == "not attempted"
     assert s["problem_hosts"] == ["h2"], "the controller's summary failure only repeats the hosts"
+
+
+def test_lock_held_released_forced_and_graceful_abort():
+    tr = RunTracker(run_id="own")
+    tr.play("resolve", ["localhost"])
+    tr.play("p", ["h1", "h2"])
+    tr.result("localhost", "ok", "lock", "fleetops.release.release_lock",
+              {"acquired": True, "lock_id": "s3://b/.fleetops/locks/px/online.json#4", "expires": "2026-11-22T22:00:00Z",
+               "forced": True, "previous": {"user": "bob", "run_id": "R-0", "reason": "deploy 1.0", "owner": "bob@cn pid 1",
+                                            "since": "2026-11-22T20:00:00Z", "expires": "2026-11-22T21:00:00Z", "token": "secret-ish"}})
+    tr.result("h1", "ok", "release", "fleetops.release.dist_deploy", {"changed": True, "dist_version": "1.1.0"})
+    held = tr.summary()["lock"]
+    assert held["held"] and not held["released"] and held["expires"] == "2026-11-22T22:00:00Z"
+    assert held["forced"] and held["broke"]["user"] == "bob" and "token" not in held["broke"]
+    # Survives the journal (a killed run reports its lock as still held).
+    again = RunTracker.from_snapshot(json.loads(json.dumps(tr.snapshot())))
+    assert again.summary()["lock"]["held"]
+    tr.result("localhost", "ok", "unlock", "fleetops.release.release_lock", {"released": True, "lock_id": held["id"]})
+    tr.abort_requested_by = "SIGINT"
+    tr.set_stats(stats(ok={"h1": 2, "localhost": 3}))
+    tr.finish()
+    s = tr.summary()
+    assert s["lock"] == {"id": "s3://b/.fleetops/locks/px/online.json#4", "released": True, "held": False,
+                         "expires": "2026-11-22T22:00:00Z", "forced": True, "broke": held["broke"]}
+    assert s["result"] == "aborted" and s["interrupted_by"] == "SIGINT (graceful abort)"
+    assert s["hosts"]["ok"] == 1 and s["hosts"]["not_attempted"] == 1
+
+
+def test_a_check_mode_lock_is_not_held():
+    tr = RunTracker(run_id="own")
+    tr.check_mode = True
+    tr.result("localhost", "ok", "lock", "fleetops.release.release_lock", {"acquired": True, "lock_id": "L"})
+    assert tr.summary()["lock"] is None and tr.summary()["lock_id"] == "L"

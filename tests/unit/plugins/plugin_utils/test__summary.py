@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.fleetops.release.plugins.plugin_utils._summary import report
 
 UPGRADED = {"changed": True, "action": "upgrade", "dist_version": "1.1.0", "steps": [{"rc": 0}], "downloaded_bytes": 10}
@@ -57,3 +59,37 @@ def test_put_back_only_what_was_in_rotation_and_touched():
 def test_already_out_is_said():
     row = report(["h1"], {"h1": {"deploy_result": UPGRADED, "deploy_lb_already_out": True}})["hosts"][0]
     assert row["outcome"] == "upgraded" and row["detail"].endswith("(was already out of rotation in a load balancer before this run; left out)")
+
+
+def test_aborted_release_reports_untouched_hosts_and_hosts_skipped_after_the_drain():
+    hostvars = {"h1": {"deploy_result": UPGRADED},
+                "h2": {"deploy_result": {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}}}
+    out = report(["h1", "h2", "h3"], hostvars, aborted="SIGINT")
+    rows = {r["host"]: r for r in out["hosts"]}
+    assert rows["h1"]["outcome"] == "upgraded"
+    for host in ("h2", "h3"):
+        assert rows[host]["outcome"] == "not started"
+        assert rows[host]["detail"] == "the release was aborted (SIGINT) before this host; nothing on it was changed"
+    assert out["ok"] and out["counts"] == {"upgraded": 1, "not started": 2}
+
+
+def test_a_skipped_result_without_an_abort_is_not_hidden():
+    out = report(["h1"], {"h1": {"deploy_result": {"changed": False, "skipped": True}}})
+    assert out["hosts"][0]["outcome"] == "unchanged"
+
+
+def test_lock_scope_explicit_inventory_and_fallbacks():
+    from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lock_scope
+    fleet = {"a": {"fleet_project": "projectx", "fleet_environment": "online"},
+             "b": {"fleet_project": "projectx", "fleet_environment": "online"},
+             "c": {"fleet_project": "projectx", "fleet_environment": "sdk_beta"}}
+    assert lock_scope(["a", "b"], fleet) == {"project": "projectx", "environment": "online"}
+    assert lock_scope(["a", "c"], fleet, environment="all/of it") == {"project": "projectx", "environment": "all_of_it"}
+    with pytest.raises(ValueError, match=r"belong to 2 environments \(online, sdk_beta\).*set fleetops_environment"):
+        lock_scope(["a", "c"], fleet)
+    assert lock_scope(["x"], {}, fallback_project="ProjectX.dist", pattern="projectx_online:!h3") == {
+        "project": "ProjectX.dist", "environment": "projectx_online_h3"}
+    with pytest.raises(ValueError, match="which project"):
+        lock_scope(["x"], {}, pattern="web")
+    with pytest.raises(ValueError, match="which environment"):
+        lock_scope(["x"], {}, project="p", pattern="..")
