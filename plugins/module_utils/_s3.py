@@ -34,6 +34,14 @@ class AlreadyExists(S3Error):
     """A conditional create found the object already there."""
 
 
+class PreconditionFailed(S3Error):
+    """A conditional write was refused: the object is not (or no longer) the one the condition named."""
+
+
+class WriteConflict(S3Error):
+    """S3 answered 409 ConditionalRequestConflict: another conditional write to the key was in flight."""
+
+
 def require_boto3() -> str | None:
     """None when boto3 is importable, else the reason for the user."""
     if boto3 is None:
@@ -202,6 +210,51 @@ class S3Store:
             raise self._fail(exc, s3_url(bucket, key)) from None
         except botocore.exceptions.BotoCoreError as exc:
             raise self._fail(exc, s3_url(bucket, key)) from None
+
+    def put_conditional(self, bucket: str, key: str, data: bytes, if_match: str | None = None,
+                        content_type: str = "application/json") -> dict:
+        """Write ``data`` only if the object is absent (``if_match`` None: If-None-Match ``*``) or has ETag ``if_match``.
+
+        Raises PreconditionFailed (412, or 404 for If-Match on a missing object) and WriteConflict (409);
+        other failures as every call does (``transient`` set for timeouts, connection errors and 5xx).
+        """
+        kwargs = dict(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+        if if_match is None:
+            kwargs["IfNoneMatch"] = "*"
+        else:
+            kwargs["IfMatch"] = if_match
+        try:
+            return self.client.put_object(**kwargs)
+        except botocore.exceptions.ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code"))
+            if code in ("PreconditionFailed", "412") or (if_match is not None and code in NOT_FOUND_CODES):
+                raise PreconditionFailed("%s changed since it was read" % s3_url(bucket, key)) from None
+            if code in ("ConditionalRequestConflict", "409"):
+                raise WriteConflict("%s: another conditional write was in flight" % s3_url(bucket, key), True) from None
+            raise self._fail(exc, s3_url(bucket, key)) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._fail(exc, s3_url(bucket, key)) from None
+
+    def get_small(self, bucket: str, key: str, max_size: int) -> tuple[bytes | None, dict]:
+        """A small object's body and its response (ETag, LastModified, headers); (None, response) when absent.
+
+        The response of a missing object still carries the HTTP headers (the server's ``date``).
+        """
+        try:
+            resp = self.client.get_object(Bucket=bucket, Key=key)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            if self._is_not_found(exc):
+                return None, exc.response
+            raise self._fail(exc, s3_url(bucket, key)) from None
+        try:
+            if int(resp.get("ContentLength") or 0) > max_size:
+                raise S3Error("%s: %d bytes, more than the %d allowed for this kind of file" % (
+                    s3_url(bucket, key), resp["ContentLength"], max_size))
+            return resp["Body"].read(max_size + 1), resp
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise self._fail(exc, s3_url(bucket, key)) from None
+        finally:
+            resp["Body"].close()
 
     def presign_get(self, bucket: str, key: str, expires: int, version_id: str | None = None) -> str:
         params = dict(Bucket=bucket, Key=key)
