@@ -13,7 +13,7 @@ description:
   - A lease per project and environment, so that two releases of the same project never run against the same
     environment at once. The lease is a small JSON record (schema version 1) in S3, at
     C(<prefix><project>/<environment>.json) of O(bucket), or in a local file, C(<path>/<project>/<environment>.json).
-  - In S3 every change is a conditional write. Acquiring creates the object only if it is absent (C(If-None-Match: *));
+  - In S3 every change is a conditional write. Acquiring creates the object only if it is absent (header C(If-None-Match) set to C(*));
     renewing, releasing, and taking over an expired or released lease or breaking one with O(force) write only over the
     ETag that was just read (C(If-Match)). Of several controllers racing for the same lock exactly one wins.
   - The record is never deleted; releasing marks it V(released). Each new holder gets the fencing generation of the
