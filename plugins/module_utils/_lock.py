@@ -153,7 +153,7 @@ def parse_record(data: bytes, where: str) -> dict:
     except UnicodeDecodeError:
         raise bad("not UTF-8 text") from None
     except ValueError as exc:
-        raise bad("not JSON: %s" % str(exc).split(":")[0]) from None
+        raise bad("not JSON: %s" % getattr(exc, "msg", exc)) from None
     if not isinstance(record, dict):
         raise bad("a JSON %s, not an object" % type(record).__name__)
     if record.get("schema") != SCHEMA:
@@ -556,11 +556,11 @@ class Locker:
         if previous is not None:
             holder = describe_holder(previous)
             if previous["forced"]:
+                reason = previous.get("reason") or "none given"
                 self.warnings.append(
                     "force=true broke release lock %s held by %s since %s, reason: %s; it would have expired at %s. "
-                    "This run now holds generation %d." % (self.name, holder, previous.get("since"),
-                                                          previous.get("reason") or "none given", iso(snap.expires_at),
-                                                          record["generation"]))
+                    "This run now holds generation %d." % (
+                        self.name, holder, previous.get("since"), reason, iso(snap.expires_at), record["generation"]))
             elif previous["expired"]:
                 self.warnings.append(
                     "took over release lock %s from %s, whose lease expired at %s without being renewed or released "
@@ -641,8 +641,8 @@ class Locker:
         snap = self.backend.read()
         record = snap.record
         ours = bool(self.lease and record and record["token"] == self.lease["token"] and snap.held)
-        return dict(changed=False, acquired=ours, held=snap.held, expired=bool(record and record["status"] == "held"
-                                                                             and snap.expired),
+        expired = bool(record and record["status"] == "held" and snap.expired)
+        return dict(changed=False, acquired=ours, held=snap.held, expired=expired,
                     holder=public(record), generation=record["generation"] if record else None,
                     expires=iso(snap.expires_at) if record and record["status"] == "held" else None,
                     lock_id=None, location=self.backend.where)

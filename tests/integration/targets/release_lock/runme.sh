@@ -46,7 +46,7 @@ for i in 1 2 3 4 5 6 7 8; do
         lost=$((lost + 1))
     fi
 done
-[ "$won" = 1 ] && [ "$lost" = 7 ] || { cat "$w"/race*.log; fail "S3 race: $won winners and $lost losers, expected 1 and 7"; }
+if [ "$won" != 1 ] || [ "$lost" != 7 ]; then cat "$w"/race*.log; fail "S3 race: $won winners and $lost losers, expected 1 and 7"; fi
 for i in 1 2 3 4 5 6 7 8; do
     [ "racer$i" = "$winner" ] && continue
     grep -q "\"msg\": \"release lock race/online is held by $winner (owner $winner@" "$w/race$i.log" \
