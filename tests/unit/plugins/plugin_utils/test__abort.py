@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -52,7 +51,7 @@ def test_a_forked_child_does_not_act_on_the_parents_arming():
     pid = os.fork()
     if pid == 0:  # a worker: the state belongs to the main process
         os._exit(0 if (_abort.request("SIGINT") is False and _abort.requested_by() is None) else 1)
-    _, status = os.waitpid(pid, 0)
+    status = os.waitpid(pid, 0)[1]
     assert os.waitstatus_to_exitcode(status) == 0
 
 
@@ -83,8 +82,7 @@ def test_in_a_real_signal_handler(tmp_path):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)
     """ % (sys.path,)))
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=20)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=20, check=False)
     assert proc.returncode == 3
     assert proc.stdout.splitlines() == ["still running: SIGTERM", "stop"]
     assert "abort requested (SIGTERM)" in proc.stderr
-    assert signal.SIGTERM  # the module under test only ever sees the name
