@@ -301,7 +301,8 @@ def awx_examples() -> None:
         check(os.path.isfile(wrapper), "template %s: project playbook %s exists" % (name, template["playbook"]))
         with open(wrapper, encoding="utf-8") as handle:
             imported = [p["ansible.builtin.import_playbook"] for p in yaml.safe_load(handle)]
-        check(len(imported) == 1 and imported[0].startswith("fleetops.release."), "template %s: %s imports a collection playbook" % (name, template["playbook"]))
+        check(len(imported) == 1 and imported[0].startswith("fleetops.release."),
+              "template %s: %s imports a collection playbook" % (name, template["playbook"]))
         playbook = imported[0].split(".")[-1]
         check(os.path.isfile(os.path.join(ROOT, "playbooks", playbook + ".yml")), "template %s: playbooks/%s.yml exists" % (name, playbook))
         extra = dict(common)

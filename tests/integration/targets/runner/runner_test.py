@@ -159,10 +159,10 @@ def deploy_jobs(hook_dir: str, url_file: str) -> str:
     sent_before = len(requests(hook_dir))
     expected_plays = [play["name"] for play in yaml.safe_load(open(os.path.join(COLLECTION, "playbooks", "deploy.yml"), encoding="utf-8"))]
 
-    # Job 90: DemoProject.dist 1.0.0 to three new nodes, one per batch.
-    run, seconds = deploy_job(data, "job90", envvars, dict(base, awx_job_id="90", fleetops_hosts="fleet", fleetops_environment="runner",
-                                                             fleetops_dist="DemoProject.dist", fleetops_version="1.0.0",
-                                                             fleetops_serial=3))
+    # Job 90: DemoProject.dist 1.0.0 to three new nodes in one batch.
+    job90 = dict(base, awx_job_id="90", fleetops_hosts="fleet", fleetops_environment="runner", fleetops_dist="DemoProject.dist",
+                 fleetops_version="1.0.0", fleetops_serial=3)
+    run, seconds = deploy_job(data, "job90", envvars, job90)
     events = list(run.events)
     names = [e.get("event") for e in events]
     check(run.status == "successful" and run.rc == 0, "job90: the release succeeds (%s, rc %s)" % (run.status, run.rc), run.stdout.read())
@@ -208,9 +208,9 @@ def deploy_jobs(hook_dir: str, url_file: str) -> str:
         run.status, run.rc, len(events), lock90, seconds))
 
     # Job 91: FaultDist 1.0.0 in batches of two; deploy.sh fails on fault2, so the rollout stops before fault3's batch.
-    run, seconds = deploy_job(data, "job91", envvars, dict(base, awx_job_id="91", fleetops_hosts="faulty", fleetops_environment="faulty",
-                                                             fleetops_dist="FaultDist", fleetops_version="1.0.0",
-                                                             fleetops_serial=2))
+    job91 = dict(base, awx_job_id="91", fleetops_hosts="faulty", fleetops_environment="faulty", fleetops_dist="FaultDist",
+                 fleetops_version="1.0.0", fleetops_serial=2)
+    run, seconds = deploy_job(data, "job91", envvars, job91)
     events = list(run.events)
     check(run.status == "failed" and run.rc == 2, "job91: the release fails (%s, rc %s)" % (run.status, run.rc))
     plays = [e["event_data"]["play"] for e in events if e.get("event") == "playbook_on_play_start"]
@@ -231,10 +231,11 @@ def deploy_jobs(hook_dir: str, url_file: str) -> str:
     check(len(summary) == 1 and "release failed on fault2; the rollout was stopped" in summary[0]["event_data"]["res"]["msg"],
           "job91: the summary fails the job naming fault2", json.dumps([e["event_data"]["res"].get("msg") for e in summary]))
     stats = events[-1]["event_data"]
+    fault1_changed = [e for e in events if e.get("event") == "runner_on_ok" and e["event_data"].get("host") == "fault1"
+                      and e["event_data"]["res"].get("changed")]
     check(events[-1].get("event") == "playbook_on_stats" and "fault2" not in stats["failures"] and stats["failures"].get("localhost") == 1
           and stats["ignored"].get("fault2") == 1 and "fault3" not in stats["changed"] and "fault3" not in stats["ignored"]
-          and stats["changed"].get("fault1") == len([e for e in events if e.get("event") == "runner_on_ok" and e["event_data"].get("host") == "fault1"
-                                                   and e["event_data"]["res"].get("changed")]),
+          and stats["changed"].get("fault1") == len(fault1_changed),
           "job91: the stats: fault2's failure ignored for the stop policy, the summary failed", json.dumps(stats))
     records = audit(os.path.join(state, "audit"))
     record = records[-1]
