@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lb_put_back, lock_scope, outcome, report
+from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lb_put_back, lock_scope, out_of_rotation, outcome, report
 
 
 def deploy_outcome(result, halted=False):
@@ -21,6 +21,10 @@ def deploy_lb_put_back(results):
     return lb_put_back(results)
 
 
+def deploy_lb_out_of_rotation(hosts, hostvars, var="deploy_lb_out"):
+    return out_of_rotation(list(hosts), hostvars, var)
+
+
 def release_lock_scope(hosts, hostvars, project=None, environment=None, fallback_project=None, pattern=None):
     try:
         return lock_scope(list(hosts), hostvars, project, environment, fallback_project, pattern)
@@ -31,4 +35,5 @@ def release_lock_scope(hosts, hostvars, project=None, environment=None, fallback
 class FilterModule:
     def filters(self):
         return dict(deploy_outcome=deploy_outcome, deploy_report=deploy_report, deploy_lb_put_back=deploy_lb_put_back,
+                    deploy_lb_out_of_rotation=deploy_lb_out_of_rotation,
                     release_lock_scope=release_lock_scope)

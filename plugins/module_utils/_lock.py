@@ -65,6 +65,7 @@ LOCK_ARGSPEC: dict[str, dict[str, t.Any]] = dict(
     wait=dict(type="int", default=0),
     poll_interval=dict(type="float", default=2.0),
     force=dict(type="bool", default=False),
+    out_of_rotation=dict(type="dict"),
     backend=dict(type="str", choices=["s3", "file"]),
     bucket=dict(type="str"),
     prefix=dict(type="str", default=DEFAULT_PREFIX),
@@ -467,7 +468,25 @@ class Locker:
                       since=iso(now), renewed=iso(now), expires=iso(now + self.ttl))
         if forced_from is not None:
             record["forced_from"] = forced_from
+        record["out_of_rotation"] = self._out_of_rotation() or {}
         return record
+
+    def _out_of_rotation(self) -> dict | None:
+        """What the holder's run has taken out of load balancers and not yet put back: host -> membership indexes.
+
+        Kept in the record so that whoever takes over after the run died can put those back (see the deploy role).
+        None when the task did not say (a renew then keeps what the record had).
+        """
+        value = self.p.get("out_of_rotation")
+        if value is None:
+            return None
+        out = {}
+        for host, indexes in value.items():
+            if not isinstance(indexes, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indexes):
+                raise LockError("out_of_rotation[%s] must be a list of membership indexes (0, 1, ...), not %r" % (host, indexes))
+            if indexes:
+                out[str(host)] = sorted(set(indexes))
+        return out
 
     def _attempt(self, counts: dict, record: dict, if_match: str | None) -> tuple[str | None, float] | None:
         """One conditional write; None when the record must be read again (refused, conflict, unsure)."""
@@ -577,6 +596,9 @@ class Locker:
             self.warnings.append("the lease on release lock %s had expired at %s; nobody took it over, so it is renewed"
                                  % (self.name, iso(snap.expires_at)))
         renewed = dict(record, renewed=iso(now), expires=iso(now + self.ttl), ttl=self.ttl)
+        out = self._out_of_rotation()
+        if out is not None:
+            renewed["out_of_rotation"] = out
         expires = now + self.ttl
         if not self.check_mode:
             written = self._attempt(counts, renewed, snap.etag)

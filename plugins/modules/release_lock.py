@@ -105,6 +105,14 @@ options:
       - The audit callback records the run's lock id as for any acquire; the warning is in the run's output.
     type: bool
     default: false
+  out_of_rotation:
+    description:
+      - With O(state=acquired), what the holder's run has taken out of load balancer rotation and not yet put back, as
+        a mapping of inventory hostname to the indexes of its C(fleetops_lb) memberships. It replaces what the record
+        had; leave it unset to keep that.
+      - The record keeps it, so that when the run dies (SIGKILL, an AWX cancel) whoever takes the lock over finds it
+        under C(out_of_rotation) of RV(previous) and can put those memberships back. The deploy playbook does both.
+    type: dict
   backend:
     description:
       - Where the lock lives. Defaults to V(s3) when O(bucket) is set, else V(file).

@@ -90,6 +90,29 @@ def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str
                 problems=[r["host"] for r in rows if r["outcome"] in PROBLEMS])
 
 
+def _put_back_indexes(results: t.Any) -> list[int]:
+    out = []
+    for index, result in enumerate(results if isinstance(results, list) else []):
+        if not isinstance(result, dict) or not result.get("changed") or not isinstance(result.get("before"), dict):
+            continue
+        if result["before"].get("state") != "enabled" or not isinstance(result.get("item"), dict):
+            continue
+        out.append(index)
+    return out
+
+
+def out_of_rotation(hosts: list[str], hostvars: t.Mapping, var: str = "deploy_lb_out") -> dict:
+    """Per host of a batch, the indexes of the memberships its drain loop took out (those :func:`lb_put_back` puts back)."""
+    out = {}
+    for host in hosts:
+        facts = hostvars.get(host) if isinstance(hostvars, Mapping) else None
+        registered = facts.get(var) if isinstance(facts, Mapping) else None
+        indexes = _put_back_indexes(registered.get("results") if isinstance(registered, Mapping) else None)
+        if indexes:
+            out[host] = indexes
+    return out
+
+
 def lb_put_back(results: t.Any) -> list[dict]:
     """The memberships the deploy role puts a host back into, from its registered drain loop.
 
@@ -99,11 +122,8 @@ def lb_put_back(results: t.Any) -> list[dict]:
     so that it is registered back where it was, not on the group's default port.
     """
     memberships = []
-    for result in results if isinstance(results, list) else []:
-        if not isinstance(result, dict) or not result.get("changed") or not isinstance(result.get("before"), dict):
-            continue
-        if result["before"].get("state") != "enabled" or not isinstance(result.get("item"), dict):
-            continue
+    for index in _put_back_indexes(results):
+        result = results[index]
         membership = dict(result["item"])
         if membership.get("type") == "elbv2" and not membership.get("target_port"):
             name = str((result.get("member") or {}).get("name") or "")

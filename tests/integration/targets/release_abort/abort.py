@@ -23,6 +23,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,7 +68,7 @@ class Release:
     def node(self, name: str) -> str:
         return os.path.join(self.work, "nodes", name)
 
-    def start(self, version: str, extra: dict | None = None) -> tuple[subprocess.Popen, str]:
+    def start(self, version: str, extra: dict | None = None, new_session: bool = False) -> tuple[subprocess.Popen, str]:
         self.runs += 1
         variables = dict(fleetops_hosts="fleet", fleetops_dist="FaultDist", fleetops_version=version, fleetops_bucket="releases",
                          fleetops_s3=dict(endpoint_url=os.environ["S3_ENDPOINT"]), fleetops_serial=1, fleetops_project="projectx",
@@ -80,7 +81,7 @@ class Release:
         with open(log, "wb") as out:
             proc = subprocess.Popen(  # pylint: disable=consider-using-with
                 [playbook if os.path.exists(playbook) else "ansible-playbook", "-i", self.inventory, "fleetops.release.deploy",
-                 "-e", json.dumps(variables)], stdout=out, stderr=subprocess.STDOUT, env=env)
+                 "-e", json.dumps(variables)], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=new_session)
         return proc, log
 
     def run(self, version: str, extra: dict | None = None) -> tuple[int, str]:
@@ -128,6 +129,11 @@ class Release:
             check(proc.poll() is None, "the release is still running when %s should start" % name, read(log)[-3000:])
             return os.path.exists(os.path.join(self.node(name), "started"))
         wait_for(started, 90, "%s's deploy.sh to start" % name)
+
+
+def summary_line(out: str, host: str) -> str:
+    match = re.search(r'"(%s +\S[^"]*)"' % host, out)
+    return match.group(1) if match else ""
 
 
 def seconds(text: str) -> float:
@@ -228,10 +234,14 @@ def hard_stop_then_force(lab: Lab, rel: Release) -> None:
     check(rc == 2 and "is held by" in out and lease["run_id"] in out and "expires" in out, "a held lock refuses the next release", out[-3000:])
     check({name: rel.state(name) for name in NAMES} == before, "the refused release touched no node", before)
     check(rel.lease()["generation"] == 3, "the refused release left the lease alone", rel.lease())
-    # An operator breaks it. web02's server was left drained by the stopped run: a new run leaves it out, and says so.
+    check(lease["out_of_rotation"] == {"web02": [0]}, "the lock's record says web02 is out of rotation", lease)
+    # An operator breaks it: the forced run first puts web02 back (it is healthy), then releases.
     rel.clear("web02")
     rc, out = rel.run("1.1.0", dict(fleetops_lock_force=True, fleetops_lock_reason="break the stopped run's lock"))
+    check(rc == 0, "the forced run succeeds (rc %s)" % rc, out[-4000:])
     check("broke" in out.lower() or "forced" in out.lower(), "the forced run warns that it broke a lock", out[-3000:])
+    check(re.search(r"TASK \[fleetops.release.deploy : Put the host back into the load balancers the run that died took it out of\][^\n]*\n"
+                    r"changed: \[web02", out) is not None, "the forced run put web02 back first", out[-6000:])
     lease = rel.lease()
     check(lease["status"] == "released" and lease["generation"] == 4, "the forced run took generation 4 and released it", lease)
     records = rel.records()
@@ -239,7 +249,39 @@ def hard_stop_then_force(lab: Lab, rel: Release) -> None:
     check(records[-1]["lock"].get("forced") and records[-1]["lock"]["broke"]["run_id"] == lease_before["run_id"],
           "the audit record says the lock was forced and whose it broke (%s)" % stopped["run_id"], records[-1])
     check(rel.on("web03") == ("active", "1.1.0"), "the forced run released web03", rel.state("web03"))
-    print("after the hard stop: %s" % json.dumps(admin_states(lab)))
+    check(rel.on("web02")[0] == "maintain" and "skipped" in summary_line(out, "web02") and "in progress" in summary_line(out, "web02"),
+          "web02's upgrade was cut off by the second SIGINT: left in progress, and skipped", rel.state("web02") + summary_line(out, "web02"))
+    check(all(v == ("UP", 0) for v in admin_states(lab).values()), "every server in rotation after the forced run", admin_states(lab))
+    check(lease["out_of_rotation"] == {}, "nothing noted out of rotation after a complete run", lease)
+
+
+def killed(lab: Lab, rel: Release) -> None:
+    """SIGKILL to the process group (what ansible-runner, and so AWX, does to cancel a job) while web01 is installed:
+    the lock stays until it expires; then the next run puts web01 back and goes on."""
+    shutil.rmtree(rel.node("web01"))  # a new node: its release runs deploy.sh, which holds
+    os.makedirs(rel.node("web01"))
+    rel.hold("web01")
+    proc, log = rel.start("1.1.0", dict(fleetops_lock_ttl=12), new_session=True)
+    rel.wait_started("web01", proc, log)
+    check(admin_states(lab)["web01"][1] != 0, "web01 is out of rotation when the job is killed", admin_states(lab))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    rel.release_hold("web01")  # the orphaned worker finishes its module call, as on AWX's execution node
+    lease = rel.lease()
+    check(lease["status"] == "held" and lease["out_of_rotation"] == {"web01": [0]}, "the killed run's lease says web01 is out", lease)
+    rc, out = rel.run("1.1.0")
+    check(rc == 2 and "is held by" in out and "expires" in out, "the lock is held until it expires", out[-3000:])
+    time.sleep(max(0.0, seconds(lease["expires"]) - time.time() + 1.5))
+    rel.clear("web01")
+    rc, out = rel.run("1.1.0")
+    check(rc == 0, "after the expiry the next run goes through (rc %s)" % rc, out[-4000:])
+    check(re.search(r"Put the host back into the load balancers the run that died took it out of\][^\n]*\nchanged: \[web01", out) is not None,
+          "web01 was put back by the next run", out[-6000:])
+    after = rel.lease()
+    check(after["generation"] == lease["generation"] + 1 and after["status"] == "released", "taken over after expiry, then released", after)
+    check(all(v == ("UP", 0) for v in admin_states(lab).values()), "every server in rotation", admin_states(lab))
+    for name in ("web01", "web03"):
+        check(rel.on(name) == ("active", "1.1.0"), "%s on 1.1.0" % name, rel.state(name))
 
 
 def held_by_another(lab: Lab, rel: Release) -> None:  # pylint: disable=unused-argument
@@ -253,7 +295,8 @@ def held_by_another(lab: Lab, rel: Release) -> None:  # pylint: disable=unused-a
     check(rel.lease()["token"] == "someone-else", "bob's lease is untouched", rel.lease())
 
 
-CASES = (("sigint", graceful_sigint), ("sigterm", graceful_sigterm), ("hard", hard_stop_then_force), ("held", held_by_another))
+CASES = (("sigint", graceful_sigint), ("sigterm", graceful_sigterm), ("hard", hard_stop_then_force), ("killed", killed),
+         ("held", held_by_another))
 
 
 def main(argv: list[str]) -> int:

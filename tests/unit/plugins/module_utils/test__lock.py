@@ -600,3 +600,20 @@ def test_file_backend_concurrent_processes_exactly_one_wins(tmp_path):
     winners = [o for o in outcomes if o[0] == "acquired"]
     assert len(winners) == 1 and winners[0][1] == 1
     assert all(o[1].startswith("release lock projectx/online is held by u") for o in outcomes if o[0] == "held")
+
+
+def test_out_of_rotation_is_kept_for_the_next_holder(s3, clock):
+    first = call(s3)
+    assert stored(s3)["out_of_rotation"] == {}
+    noted = call(s3, lease=first["lease"], out_of_rotation={"web02": [1, 0, 1], "web03": []})
+    assert stored(s3)["out_of_rotation"] == {"web02": [0, 1]}
+    # A plain renew (no out_of_rotation) keeps the note.
+    call(s3, lease=noted["lease"])
+    assert stored(s3)["out_of_rotation"] == {"web02": [0, 1]}
+    # The run dies; whoever takes over after the expiry finds the note, and starts with an empty one of its own.
+    clock.shift = 61
+    nxt = call(s3, user="bob")
+    assert nxt["previous"]["out_of_rotation"] == {"web02": [0, 1]} and nxt["previous"]["expired"]
+    assert stored(s3)["out_of_rotation"] == {}
+    with pytest.raises(LockError, match=r"out_of_rotation\[web02\] must be a list of membership indexes"):
+        call(s3, user="bob", lease=nxt["lease"], out_of_rotation={"web02": ["first"]})

@@ -93,3 +93,12 @@ def test_lock_scope_explicit_inventory_and_fallbacks():
         lock_scope(["x"], {}, pattern="web")
     with pytest.raises(ValueError, match="which environment"):
         lock_scope(["x"], {}, project="p", pattern="..")
+
+
+def test_out_of_rotation_names_what_a_put_back_would_restore():
+    from ansible_collections.fleetops.release.plugins.plugin_utils._summary import out_of_rotation
+    taken = {"changed": True, "before": {"state": "enabled"}, "item": {"type": "haproxy"}}
+    was_out = {"changed": False, "before": {"state": "drained"}, "item": {"type": "haproxy"}}
+    hostvars = {"h1": {"deploy_lb_out": {"results": [was_out, taken]}}, "h2": {"deploy_lb_out": {"results": [was_out]}},
+                "h3": {"deploy_lb_out": {"skipped": True, "results": []}}, "h4": {}}
+    assert out_of_rotation(["h1", "h2", "h3", "h4", "h5"], hostvars) == {"h1": [1]}
