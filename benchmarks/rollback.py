@@ -5,8 +5,10 @@
 """Rollback benchmark: going back to version A against a fresh deploy of A, on the same nodes.
 
 Starts a moto S3 server on loopback and publishes a DIST of --modules modules (an SRC package of
---payload-mib MiB of random bytes and a small REL package each) at 1.0.0 (A) and 1.1.0 (B); A's
-upgrade_list names every module, so going back to it runs each module's upgrade.sh. The nodes are
+--payload-mib MiB of random bytes and a small REL package each) at 1.0.0 (A) and 1.1.0 (B); B changes
+every module, so going back to A runs each module's upgrade.sh (a rollback converges every module of
+the target DIST, see docs/rollback.md). Every S3 client, the release lock's too, gets the loopback
+endpoint from fleetops_s3. The nodes are
 --nodes local-connection nodes, each a directory of its own. Per round, in one run:
 
   fresh     ansible-playbook fleetops.release.deploy of A to empty nodes (every artifact downloaded)
@@ -129,8 +131,7 @@ def main() -> int:
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".tmp", "collections"), ANSIBLE_FORKS=str(args.nodes),
                AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
                AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-               # every boto3 client of the runs (the release lock's too) goes to the loopback S3
-               AWS_ENDPOINT_URL=endpoint, ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                ANSIBLE_REMOTE_TEMP=os.path.join(work, "ansible-tmp"), ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH="ignore",
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_NOCOLOR="1")
     try:

@@ -167,16 +167,27 @@ class Deployer:
 
     # -- the plan against the node -----------------------------------------------------------
     def steps_for(self, state: NodeState | None, action: str) -> list[dict]:
-        """Per plan step: what this node does (deploy, upgrade, unchanged)."""
+        """Per plan step: what this node does (deploy, upgrade, unchanged).
+
+        An install walks the ``install`` section. An upgrade walks the ``upgrade`` section, or with
+        ``converge`` every module of the DIST (:func:`converge_steps`): then a module the node has at
+        another version is upgraded, one it lacks deployed, whatever the step's own action says.
+        """
         have = dict(state.modules) if state is not None else {}
-        section = self.plan["install"] if action == "install" else (self.plan.get("upgrade") or [])
+        converge = action != "install" and bool(self.p.get("converge"))
+        if action == "install":
+            section = self.plan["install"]
+        elif converge:
+            section = converge_steps(self.plan)
+        else:
+            section = self.plan.get("upgrade") or []
         out = []
         for step in section:
             module, version = step["module"], step["version"]
             before = have.get(module)
             if before == version and version != DEVELOPER and os.path.isdir(self._module_dir(module, version)):
                 todo = "unchanged"
-            elif step.get("action") == "upgrade" and before is not None:
+            elif before is not None and (converge or step.get("action") == "upgrade"):
                 todo = "upgrade"
             else:
                 todo = "deploy"
@@ -318,6 +329,10 @@ class Deployer:
         modules_after.update({i["module"]: i["version"] for i in todo})
         result["diff"] = dict(before=dict(version=result["previous_version"], modules=dict(state.modules) if state else {}),
                               after=dict(version=self.target, modules=modules_after))
+        if self.p.get("converge"):
+            # Modules the node has that the target DIST does not list at all: no script runs for them.
+            listed = {i["module"] for i in todo}
+            result["left_alone"] = sorted(m for m in result["diff"]["before"]["modules"] if m not in listed)
         changing = [i for i in todo if i["action"] != "unchanged"]
         result["changed"] = bool(changing) or result["previous_version"] != self.target
         if self.check_mode:
@@ -353,6 +368,40 @@ class Deployer:
         return result
 
 
+def converge_steps(plan: dict) -> list[dict]:
+    """Every module of the plan's DIST, each once at the version the DIST gives it, dependencies first.
+
+    The ``install`` section in its order. A module the ``upgrade`` section names at another version
+    (an ``upgrade_list`` entry newer than ``sub_repo``) takes that step instead, after the upgrade
+    steps it depends on; upgrade steps of modules the install section lacks come last, in their order.
+    So the versions are the plan's ``modules``; for the usual DIST (``upgrade_list`` versions as in
+    ``sub_repo``) this is the install section unchanged.
+    """
+    upgrade = plan.get("upgrade") or []
+    by_module = {step["module"]: step for step in upgrade}
+    needs: dict[str, list[dict]] = {}
+    for step in upgrade:
+        for requirer in step.get("required_by") or []:
+            needs.setdefault(requirer, []).append(step)
+    out: list[dict] = []
+    placed: set[str] = set()
+
+    def place(step: dict) -> None:
+        if step["module"] in placed:
+            return
+        placed.add(step["module"])
+        for dependency in needs.get("%s@%s" % (step["module"], step["version"]), []):
+            place(dependency)
+        out.append(step)
+
+    for step in plan["install"]:
+        other = by_module.get(step["module"])
+        place(other if other is not None and other["version"] != step["version"] else step)
+    for step in upgrade:
+        place(step)
+    return out
+
+
 def _same_backup(path: str) -> str | None:
     """An existing ``<path>.corrupt-*`` copy of the file as it is now (so repeated runs do not pile up copies)."""
     try:
@@ -381,6 +430,7 @@ DIST_DEPLOY_ARGSPEC: dict[str, dict[str, t.Any]] = dict(
     project=dict(type="str"),
     run_id=dict(type="str"),
     restart=dict(type="bool", default=False),
+    converge=dict(type="bool", default=False),
     script_timeout=dict(type="int", default=600),
     stale_after=dict(type="int", default=3600),
     keep_versions=dict(type="int", default=3),

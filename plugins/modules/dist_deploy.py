@@ -14,7 +14,8 @@ description:
     is dominated by remote module calls per host.
   - "Gate first, from the node state file C(images.yaml): no file means install (every C(install) step runs C(deploy.sh));
     V(active) at a version in O(upgradable) means upgrade (the C(upgrade) steps run C(upgrade.sh), their dependencies
-    C(deploy.sh)); anything else is skipped with the reason (up to date, not eligible, failed, in progress, stale in progress)."
+    C(deploy.sh); with O(converge) every module of the DIST is brought to its version); anything else is skipped with
+    the reason (up to date, not eligible, failed, in progress, stale in progress)."
   - Then fetch and verify every artifact the node needs (as M(fleetops.release.s3_artifact) does) and extract each module
     into a fresh C(<modules_dir>/<Module>/<version>/) (SRC packages into its C(src/<bin_name>/)). A failure here, before any
     script ran, leaves the node as it was and is reported with RV(stage=fetch).
@@ -69,6 +70,22 @@ options:
     type: str
   restart:
     description: Passed to scripts as C(FLEETOPS_RESTART).
+    type: bool
+    default: false
+  converge:
+    description:
+      - What an upgrade walks. V(false) walks the plan's C(upgrade) steps only (the DIST's C(upgrade_list) and the
+        dependencies it pulls in), so modules outside them keep the version the node has.
+      - V(true) walks every module of the target DIST, in dependency order (the plan's C(install) steps; a module whose
+        C(upgrade_list) entry names another version than C(sub_repo) at that version, as in the plan's C(modules)), and
+        brings each one to the DIST's version. A module the node has at that version, with its directory present, is
+        unchanged (no script). One the node has at another version runs the target version's C(upgrade.sh) with
+        C(FLEETOPS_PREVIOUS_VERSION) the version it leaves; so does a C(developer) module and one whose directory is gone.
+        One the node lacks runs C(deploy.sh).
+      - Modules on the node that the target DIST does not list at all are left alone, named in RV(left_alone).
+      - The gate is the same either way, and an install walks every module either way. The rollback playbook sets it, so
+        that a rollback takes every module back, also one a newer release changed outside the older one's C(upgrade_list).
+      - Check mode, RV(plan_diff) and the diff show the same steps.
     type: bool
     default: false
   script_timeout:
@@ -209,6 +226,14 @@ plan_diff:
   returned: unless skipped
   type: list
   elements: dict
+left_alone:
+  description:
+    - With O(converge), the modules the node has that the target DIST does not list; no script ran for them and the
+      node keeps their versions.
+  returned: when O(converge) is true, unless skipped
+  type: list
+  elements: str
+  sample: [RbOld]
 steps:
   description: Each script run, with V(module), V(version), V(script), V(rc), V(seconds), V(log) (path on the node) and V(tail) (last lines).
   returned: always

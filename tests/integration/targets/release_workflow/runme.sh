@@ -3,16 +3,15 @@
 #   versions: the table and the AWX survey spec;
 #   plan: per host install/upgrade/unchanged/skipped with reasons, nothing changes on any node or in S3;
 #   rollback: to the last good version from the audit records and to a named one, which scripts run on the way back
-#   (recorded by the fixture scripts), no download for versions still on the node (in its cache), a download for one it no
-#   longer has, refusals.
+#   (recorded by the fixture scripts), every module of the target DIST at its version afterwards (converge; also one the
+#   newer release changed outside the target's upgrade_list), a module the target does not list left alone, no download
+#   for versions still on the node (in its cache), a download for one it no longer has, refusals.
 set -euo pipefail
 # shellcheck source=../setup_s3/env.sh
 source ../setup_s3/env.sh
 export ANSIBLE_COLLECTIONS_ON_ANSIBLE_VERSION_MISMATCH=ignore
 export ANSIBLE_NOCOLOR=1
 export ANSIBLE_HOST_KEY_CHECKING=false
-# Every boto3 client of these runs (the release lock's too) talks to the loopback S3, whatever its options say.
-export AWS_ENDPOINT_URL=$S3_ENDPOINT
 w=$FLEETOPS_S3_WORK
 PY=$FLEETOPS_TEST_PYTHON
 started=$SECONDS
@@ -43,11 +42,22 @@ mods = s.get("modules") or {}
 print(s["status"], s["image"]["version"], " ".join("%s=%s" % kv for kv in sorted(mods.items())))
 PYEOF
 }
+converged() {  # converged NODE DIST_VERSION LEFT: the node is active on the DIST version with every module the DIST lists
+    # (its sub_repo) at the DIST's version, and LEFT ("Module=version ...", modules the DIST does not list) as they were.
+    "$PY" - "$w/nodes/$1/images.yaml" "$w/rb/RbDist-$2/repo-info" "$2" "$3" <<'PYEOF' || fail "$1 is not converged on RbDist $2: $(state_of "$1")"
+import sys, yaml
+state, dist = yaml.safe_load(open(sys.argv[1])), yaml.safe_load(open(sys.argv[2]))
+mods, want = state.get("modules") or {}, dict(dist["sub_repo"])
+assert (state["status"], state["image"]["version"]) == ("active", sys.argv[3]), state
+assert {m: mods.get(m) for m in want} == want, (mods, want)
+assert {m: v for m, v in mods.items() if m not in want} == dict(kv.split("=") for kv in sys.argv[4].split()), mods
+PYEOF
+}
 
 # The fixtures: every module version is files/record.sh as deploy.sh and upgrade.sh, plus etc/release naming it (so that no
-# two packages are the same bytes in the nodes' content-addressed caches). A version you may want to return to lists in
-# its upgrade_list every module that later versions change (RbDist 1.0.0 does).
-for mv in RbLib-1.0.0 RbCore-1.0.0 RbCore-1.1.0 RbCore-1.2.0 RbCore-developer RbOld-1.0.0; do
+# two packages are the same bytes in the nodes' content-addressed caches). RbDist 1.2.0 also moves RbLib to 1.1.0, which
+# is in no older upgrade_list: a rollback takes it back all the same (the rollback playbook converges every module).
+for mv in RbLib-1.0.0 RbLib-1.1.0 RbCore-1.0.0 RbCore-1.1.0 RbCore-1.2.0 RbCore-developer RbOld-1.0.0; do
     d=$w/rb/$mv
     mkdir -p "$d/etc"
     cp files/record.sh "$d/deploy.sh"
@@ -65,8 +75,9 @@ dist 1.0.0 "  RbLib: 1.0.0
   RbOld: 1.0.0"
 dist 1.1.0 "  RbLib: 1.0.0
   RbCore: 1.1.0" "  RbCore: 1.1.0"
-dist 1.2.0 "  RbLib: 1.0.0
-  RbCore: 1.2.0" "  RbCore: 1.2.0"
+dist 1.2.0 "  RbLib: 1.1.0
+  RbCore: 1.2.0" "  RbLib: 1.1.0
+  RbCore: 1.2.0"
 dist developer "  RbLib: 1.0.0
   RbCore: developer" "  RbCore: developer"
 $S3CTL mb releases
@@ -117,8 +128,9 @@ expect_line "$log" '"RbDist +1\.0\.0 +[0-9-]+ [0-9:]+Z +[0-9]+ B"'
 expect_line "$log" '"RbDist +developer +[0-9-]+ [0-9:]+Z +[0-9]+ B +test build"'
 expect_line "$log" '"RbCore +1\.2\.0 +[0-9-]+ [0-9:]+Z +[0-9.]+ (B|KiB) +latest"'
 expect_line "$log" '"RbCore +developer +.*test build"'
-expect_line "$log" '"RbLib +1\.0\.0 +.*latest"'
-expect_line "$log" '"RbDist 1\.2\.0 lists: RbLib 1\.0\.0, RbCore 1\.2\.0"'
+expect_line "$log" '"RbLib +1\.1\.0 +.*latest"'
+expect_line "$log" '"RbLib +1\.0\.0 +[0-9-]+ [0-9:]+Z +[0-9.]+ (B|KiB)"'
+expect_line "$log" '"RbDist 1\.2\.0 lists: RbLib 1\.1\.0, RbCore 1\.2\.0"'
 no_line "$log" 'RbOld'
 "$PY" - "$survey" <<'PYEOF'
 import json, sys
@@ -157,41 +169,51 @@ expect_rc 2 "$rc" "$w/plan.log"
 log=$w/plan.log
 expect_line "$log" '"RbDist 1\.2\.0 on fleet \(nothing was changed\):"'
 expect_line "$log" '"n1 +upgrade +1\.1\.0 -> 1\.2\.0"'
-expect_line "$log" '"  +upgrade: +RbCore 1\.1\.0 -> 1\.2\.0"'
-expect_line "$log" '"  +unchanged: +RbLib 1\.0\.0, RbOld 1\.0\.0"'
+expect_line "$log" '"  +upgrade: +RbLib 1\.0\.0 -> 1\.1\.0, RbCore 1\.1\.0 -> 1\.2\.0"'
+expect_line "$log" '"  +unchanged: +RbOld 1\.0\.0"'
 expect_line "$log" '"n3 +upgrade +1\.1\.0 -> 1\.2\.0"'
 expect_line "$log" '"n4 +skip +failed: .*images\.yaml: node is in failure .*RbCore 1\.0\.0: deploy\.sh exited with 5; fix it, then reset it with the node_state module"'
 expect_line "$log" '"n5 +install +new -> 1\.2\.0"'
-expect_line "$log" '"  +install: +RbLib 1\.0\.0, RbCore 1\.2\.0"'
+expect_line "$log" '"  +install: +RbLib 1\.1\.0, RbCore 1\.2\.0"'
 expect_line "$log" '"gone +skip +unreachable: '
-expect_line "$log" '"totals: 6 host\(s\): 1 install, 3 upgrade, 2 skipped; modules: 2 to install, 3 to upgrade, [0-9]+ unchanged"'
+expect_line "$log" '"totals: 6 host\(s\): 1 install, 3 upgrade, 2 skipped; modules: 2 to install, 6 to upgrade, [0-9]+ unchanged"'
 expect_line "$log" '"skipped: failed: n4; unreachable: gone"'
 expect_line "$log" 'no plan for gone \(unreachable or dist_deploy failed; see above\)'
 
-# --- Release 1.2.0: RbCore 1.2.0's upgrade.sh fails on n2, so the run is partial and 1.1.0 stays the last good version.
+# --- Release 1.2.0 (RbLib 1.1.0, RbCore 1.2.0): RbCore 1.2.0's upgrade.sh fails on n2 after RbLib's succeeded, so the run
+# is partial and 1.1.0 stays the last good version.
 touch "$w/nodes/n2/fail-RbCore-1.2.0"
 rc=$(run "$w/deploy-120.log" deploy -e fleetops_hosts=n1:n2:n3 -e fleetops_version=1.2.0 -e '{"fleetops_upgradable": ["1.1.0"]}' "${audit[@]}")
 expect_rc 2 "$rc" "$w/deploy-120.log"
-[ "$(state_of n2)" = "failure 1.1.0 RbCore=1.1.0 RbLib=1.0.0 RbOld=1.0.0" ] || fail "n2 after the failed upgrade: $(state_of n2)"
-[ ! -d "$w/nodes/n3/modules/RbCore/1.1.0" ] || fail "n3 (keep_versions 1) still has RbCore 1.1.0"
+[ "$(state_of n2)" = "failure 1.1.0 RbCore=1.1.0 RbLib=1.1.0 RbOld=1.0.0" ] || fail "n2 after the failed upgrade: $(state_of n2)"
+for mv in RbCore/1.1.0 RbLib/1.0.0; do
+    [ ! -d "$w/nodes/n3/modules/$mv" ] || fail "n3 (keep_versions 1) still has $mv"
+done
+[ "$(state_of n1)" = "active 1.2.0 RbCore=1.2.0 RbLib=1.1.0 RbOld=1.0.0" ] || fail "n1 after 1.2.0: $(state_of n1)"
 [ -d "$w/nodes/n1/modules/RbCore/1.1.0" ] || fail "n1 (keep_versions 3) lost RbCore 1.1.0"
 
-# --- rollback to the last good version (audit): 1.1.0. n2 is in failure and skipped; n1 has everything, n3 pruned RbCore 1.1.0.
+# --- rollback to the last good version (audit): 1.1.0. n2 is in failure and skipped; n1 has everything, n3 pruned RbCore 1.1.0
+# and RbLib 1.0.0. RbLib goes back to 1.0.0 too, although 1.1.0's upgrade_list names only RbCore; RbOld (not in 1.1.0) stays.
 for n in n1 n2 n3; do rm -f "$w/nodes/$n/calls.log"; done
 rc=$(run "$w/rollback-good.log" rollback -e fleetops_hosts=n1:n2:n3 "${audit[@]}")
 expect_rc 0 "$rc" "$w/rollback-good.log"
 log=$w/rollback-good.log
 expect_line "$log" 'rolling n1:n2:n3 back to RbDist 1\.1\.0 \(the last good version of rbproj/qa in the audit records \(run [0-9TZ]+-[0-9]+, ended [0-9T:-]+Z\)\); the last release went to 1\.2\.0'
-expect_line "$log" '"n1 +upgraded +1\.1\.0 +1 script\(s\) ran, 0 bytes downloaded"'
+expect_line "$log" '"n1 +upgraded +1\.1\.0 +2 script\(s\) ran, 0 bytes downloaded"'
 expect_line "$log" '"n2 +skipped +1\.1\.0 +failed: .*node is in failure'
-# n3 pruned the directory of RbCore 1.1.0 (keep_versions 1) but its cache still holds the package: extracted again, not downloaded.
-expect_line "$log" '"n3 +upgraded +1\.1\.0 +1 script\(s\) ran, 0 bytes downloaded"'
-[ -x "$w/nodes/n3/modules/RbCore/1.1.0/upgrade.sh" ] || fail "n3: RbCore 1.1.0 was not extracted again"
+# n3 pruned the directories of RbLib 1.0.0 and RbCore 1.1.0 (keep_versions 1) but its cache still holds the packages:
+# extracted again, not downloaded.
+expect_line "$log" '"n3 +upgraded +1\.1\.0 +2 script\(s\) ran, 0 bytes downloaded"'
+for mv in RbLib/1.0.0 RbCore/1.1.0; do
+    [ -x "$w/nodes/n3/modules/$mv/upgrade.sh" ] || fail "n3: $mv was not extracted again"
+done
 for n in n1 n3; do
-    [ "$(calls $n)" = "RbCore 1.1.0 upgrade.sh action=upgrade previous=1.2.0 direction=back dist=1.1.0" ] || fail "$n calls: $(calls $n)"
+    [ "$(calls $n)" = "RbLib 1.0.0 upgrade.sh action=upgrade previous=1.1.0 direction=back dist=1.1.0
+RbCore 1.1.0 upgrade.sh action=upgrade previous=1.2.0 direction=back dist=1.1.0" ] || fail "$n calls: $(calls $n)"
 done
 [ -z "$(calls n2)" ] || fail "n2 ran scripts: $(calls n2)"
-[ "$(state_of n1)" = "active 1.1.0 RbCore=1.1.0 RbLib=1.0.0 RbOld=1.0.0" ] || fail "n1 after the rollback: $(state_of n1)"
+converged n1 1.1.0 RbOld=1.0.0
+converged n3 1.1.0 ""
 
 # --- Refusals: the environment is on its last good version now; an unknown version; no audit record at all.
 rc=$(run "$w/rollback-same.log" rollback -e fleetops_hosts=n1:n2:n3 "${audit[@]}")
@@ -208,7 +230,8 @@ expect_rc 2 "$rc" "$w/rollback-version.log"
 expect_line "$w/rollback-version.log" 'do not set fleetops_version or fleetops_upgradable for a rollback'
 for f in "$w"/rollback-{same,unknown,none,version}.log; do no_line "$f" 'Apply the release plan in one call'; done
 
-# --- Reset n2, then roll back to the named 1.0.0: n3 never had RbOld (installed at 1.1.0) and gets its deploy.sh.
+# --- Reset n2, then roll back to the named 1.0.0: n3 never had RbOld (installed at 1.1.0) and gets its deploy.sh; n2 still
+# has RbLib 1.1.0 from its failed 1.2.0 and takes it back to 1.0.0, which 1.0.0's upgrade_list does not name.
 ansible n2 -i "$w/inventory.yml" -m fleetops.release.node_state \
     -a "action=reset reason='fixed by the test' state_file=$w/nodes/n2/images.yaml" > "$w/reset.log" 2>&1 || { cat "$w/reset.log"; fail "reset n2"; }
 for n in n1 n2 n3; do rm -f "$w/nodes/$n/calls.log"; done
@@ -219,14 +242,15 @@ expect_rc 0 "$rc" "$w/rollback-100.log"
 log=$w/rollback-100.log
 expect_line "$log" 'rolling n1:n2:n3 back to RbDist 1\.0\.0 \(fleetops_rollback_to\); the last release went to 1\.1\.0'
 expect_line "$log" '"n1 +upgraded +1\.0\.0 +1 script\(s\) ran, 0 bytes downloaded"'
-expect_line "$log" '"n2 +upgraded +1\.0\.0 +1 script\(s\) ran, [1-9][0-9]* bytes downloaded"'
+expect_line "$log" '"n2 +upgraded +1\.0\.0 +2 script\(s\) ran, [1-9][0-9]* bytes downloaded"'
 expect_line "$log" '"n3 +upgraded +1\.0\.0 +2 script\(s\) ran, [1-9][0-9]* bytes downloaded"'
-for n in n1 n2; do
-    [ "$(calls $n)" = "RbCore 1.0.0 upgrade.sh action=upgrade previous=1.1.0 direction=back dist=1.0.0" ] || fail "$n calls: $(calls $n)"
-done
+[ "$(calls n1)" = "RbCore 1.0.0 upgrade.sh action=upgrade previous=1.1.0 direction=back dist=1.0.0" ] || fail "n1 calls: $(calls n1)"
+[ "$(calls n2)" = "RbLib 1.0.0 upgrade.sh action=upgrade previous=1.1.0 direction=back dist=1.0.0
+RbCore 1.0.0 upgrade.sh action=upgrade previous=1.1.0 direction=back dist=1.0.0" ] || fail "n2 calls: $(calls n2)"
 [ "$(calls n3)" = "RbCore 1.0.0 upgrade.sh action=upgrade previous=1.1.0 direction=back dist=1.0.0
 RbOld 1.0.0 deploy.sh action=deploy previous= direction=back dist=1.0.0" ] || fail "n3 calls: $(calls n3)"
 for n in n1 n2 n3; do
+    converged $n 1.0.0 ""
     [ "$(state_of $n)" = "active 1.0.0 RbCore=1.0.0 RbLib=1.0.0 RbOld=1.0.0" ] || fail "$n after the rollback to 1.0.0: $(state_of $n)"
 done
 
