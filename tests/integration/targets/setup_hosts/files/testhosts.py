@@ -154,11 +154,11 @@ def down(args: argparse.Namespace) -> int:
         except ProcessLookupError:
             pass
         pidfile = os.path.join(host["home"], "sshd.pid")
-        if os.path.exists(pidfile):
-            try:
-                os.kill(int(open(pidfile, encoding="utf-8").read().strip()), signal.SIGTERM)
-            except (ProcessLookupError, ValueError):
-                pass
+        try:
+            with open(pidfile, encoding="utf-8") as handle:
+                os.kill(int(handle.read().strip()), signal.SIGTERM)
+        except (ProcessLookupError, ValueError, FileNotFoundError):
+            pass  # not written, or already gone: the SIGTERM to its process group above made sshd remove it
     time.sleep(0.1)
     for host in state["hosts"]:
         run("ip", "netns", "pids", host["netns"], check=False)
