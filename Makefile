@@ -99,7 +99,7 @@ docs-check: $(UNIT_ROOT)/ansible_collections/fleetops/release
 # work directories (each picks free loopback ports and derives its test hosts' network from its own directory),
 # so the lanes are independent; each lane's log is printed when both are done, every line stamped with the lane
 # and its second.
-LANE_A := lb_rolling recap_alert release_abort
+LANE_A := lb_rolling recap_alert release_abort repo_info
 ANSIBLE_TEST_INTEGRATION := AWSCLI_BIN=$(AWSCLI_VENV)/bin/aws timeout 1200 ansible-test integration --local --allow-destructive --python 3.11 --color no
 integration: stage
 	@if [ -n "$(TARGETS)" ]; then cd $(STAGE) && $(ANSIBLE_TEST_INTEGRATION) $(TARGETS); exit; fi; \
