@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lb_put_back, lock_scope, out_of_rotation, outcome, report
+from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lb_put_back, lock_scope, out_of_rotation, outcome, report, still_out
 
 
 def deploy_outcome(result, halted=False):
@@ -25,6 +25,10 @@ def deploy_lb_out_of_rotation(hosts, hostvars, var="deploy_lb_out"):
     return out_of_rotation(list(hosts), hostvars, var)
 
 
+def deploy_lb_still_out(recover, hostvars, var="deploy_recovered"):
+    return still_out(recover, hostvars, var)
+
+
 def release_lock_scope(hosts, hostvars, project=None, environment=None, fallback_project=None, pattern=None):
     try:
         return lock_scope(list(hosts), hostvars, project, environment, fallback_project, pattern)
@@ -36,4 +40,5 @@ class FilterModule:
     def filters(self):
         return dict(deploy_outcome=deploy_outcome, deploy_report=deploy_report, deploy_lb_put_back=deploy_lb_put_back,
                     deploy_lb_out_of_rotation=deploy_lb_out_of_rotation,
+                    deploy_lb_still_out=deploy_lb_still_out,
                     release_lock_scope=release_lock_scope)

@@ -177,6 +177,11 @@ def public(record: dict | None) -> dict | None:
     return {key: value for key, value in record.items() if key != "token"}
 
 
+def _released_by_force(record: dict) -> bool:
+    by = record.get("released_by")
+    return record.get("status") == "released" and isinstance(by, dict) and bool(by.get("forced"))
+
+
 def describe_holder(record: dict) -> str:
     return "%s (owner %s, run %s)" % (record.get("user") or "an unknown user", record.get("owner") or "unknown",
                                       record.get("run_id") or "not given")
@@ -492,6 +497,9 @@ class Locker:
         """One conditional write; None when the record must be read again (refused, conflict, unsure)."""
         counts["writes"] += 1
         if counts["writes"] > MAX_WRITES:
+            if counts.get("unsure"):
+                raise LockError("%s: gave up after %d conditional writes on release lock %s; the last failed with: %s"
+                                % (self.backend.where, MAX_WRITES, self.name, counts["unsure"]))
             raise LockError("%s: gave up after %d conditional writes on release lock %s; the record keeps changing"
                             % (self.backend.where, MAX_WRITES, self.name))
         try:
@@ -542,6 +550,9 @@ class Locker:
                 return result
             if self.lease is not None and not mine:
                 raise self._lost(snap, "renew")
+            if mine and _released_by_force(t.cast(dict, record)):
+                # Somebody released our lease with force: we lost it, and must not quietly take a new one.
+                raise self._lost(snap, "renew")
             previous = None
             forced_from = None
             if record is None:
@@ -563,6 +574,9 @@ class Locker:
                     continue
                 raise self._held(snap, elapsed if waited else None)
             new = self._new_record(token, generation, self.backend.now(), forced_from)
+            if record is not None and record["status"] == "held" and record.get("out_of_rotation") and self.p.get("out_of_rotation") is None:
+                # The run we take over from died with hosts out of rotation: keep the note until this run puts them back.
+                new["out_of_rotation"] = record["out_of_rotation"]
             counts["previous"] = (previous, snap)
             if self.check_mode:
                 return self._acquired(new, None, self.backend.now() + self.ttl, (previous, snap))
@@ -632,7 +646,8 @@ class Locker:
                 self.warnings.append("release lock %s: %s does not exist, nothing to release" % (self.name, self.backend.where))
                 return dict(base, changed=False, released=True, lock_id=None, generation=None, holder=None)
             ours = self.lease is not None and record["token"] == self.lease["token"]
-            if self.lease is not None and not ours:
+            if self.lease is not None and (not ours or (record["status"] == "released" and _released_by_force(record)
+                                                         and counts["writes"] == 0)):
                 raise self._lost(snap, "release")
             base.update(released=True, lock_id=self.lock_id(record["generation"]), generation=record["generation"])
             if record["status"] == "released":

@@ -113,6 +113,25 @@ def out_of_rotation(hosts: list[str], hostvars: t.Mapping, var: str = "deploy_lb
     return out
 
 
+def still_out(recover: t.Any, hostvars: t.Mapping, var: str = "deploy_recovered") -> dict:
+    """Of what a run that died left out of rotation (host -> membership indexes), what the put-back did not restore.
+
+    A host counts as restored only when its put-back ran for every membership and none failed.
+    """
+    out = {}
+    for host, indexes in (recover.items() if isinstance(recover, Mapping) else []):
+        facts = hostvars.get(host) if isinstance(hostvars, Mapping) else None
+        result = facts.get(var) if isinstance(facts, Mapping) else None
+        done = isinstance(result, Mapping) and not any(result.get(k) for k in ("failed", "unreachable", "skipped"))
+        items = result.get("results") if isinstance(result, Mapping) else None
+        if done and isinstance(items, list):
+            done = len(items) == len(indexes) and all(
+                isinstance(r, Mapping) and not any(r.get(k) for k in ("failed", "unreachable", "skipped")) for r in items)
+        if not done:
+            out[host] = list(indexes)
+    return out
+
+
 def lb_put_back(results: t.Any) -> list[dict]:
     """The memberships the deploy role puts a host back into, from its registered drain loop.
 

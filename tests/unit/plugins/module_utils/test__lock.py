@@ -610,10 +610,30 @@ def test_out_of_rotation_is_kept_for_the_next_holder(s3, clock):
     # A plain renew (no out_of_rotation) keeps the note.
     call(s3, lease=noted["lease"])
     assert stored(s3)["out_of_rotation"] == {"web02": [0, 1]}
-    # The run dies; whoever takes over after the expiry finds the note, and starts with an empty one of its own.
+    # The run dies; whoever takes over after the expiry finds the note (and keeps it until it says otherwise).
     clock.shift = 61
     nxt = call(s3, user="bob")
     assert nxt["previous"]["out_of_rotation"] == {"web02": [0, 1]} and nxt["previous"]["expired"]
-    assert stored(s3)["out_of_rotation"] == {}
+    assert stored(s3)["out_of_rotation"] == {"web02": [0, 1]}
     with pytest.raises(LockError, match=r"out_of_rotation\[web02\] must be a list of membership indexes"):
         call(s3, user="bob", lease=nxt["lease"], out_of_rotation={"web02": ["first"]})
+
+
+def test_a_lease_released_with_force_is_lost_not_quietly_taken_again(s3):
+    first = call(s3)
+    call(s3, user="carol", state="released", force=True)
+    for state, verb in (("acquired", "renew"), ("released", "release")):
+        with pytest.raises(LockLost, match="cannot %s release lock projectx/online: lost the lock" % verb):
+            call(s3, state=state, lease=first["lease"])
+    assert stored(s3)["status"] == "released" and stored(s3)["generation"] == 1
+
+
+def test_takeover_keeps_what_the_dead_run_left_out_of_rotation(s3, clock):
+    first = call(s3)
+    call(s3, lease=first["lease"], out_of_rotation={"web02": [0]})
+    clock.shift = 61
+    nxt = call(s3, user="bob")
+    assert stored(s3)["out_of_rotation"] == {"web02": [0]} and nxt["previous"]["out_of_rotation"] == {"web02": [0]}
+    # Once bob's run has put them back it says what is still out.
+    call(s3, user="bob", lease=nxt["lease"], out_of_rotation={})
+    assert stored(s3)["out_of_rotation"] == {}

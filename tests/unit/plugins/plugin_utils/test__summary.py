@@ -102,3 +102,15 @@ def test_out_of_rotation_names_what_a_put_back_would_restore():
     hostvars = {"h1": {"deploy_lb_out": {"results": [was_out, taken]}}, "h2": {"deploy_lb_out": {"results": [was_out]}},
                 "h3": {"deploy_lb_out": {"skipped": True, "results": []}}, "h4": {}}
     assert out_of_rotation(["h1", "h2", "h3", "h4", "h5"], hostvars) == {"h1": [1]}
+
+
+def test_still_out_keeps_hosts_not_fully_put_back():
+    from ansible_collections.fleetops.release.plugins.plugin_utils._summary import still_out
+    ok = {"changed": True, "results": [{"changed": True}, {"changed": True}]}
+    hostvars = {"a": {"deploy_recovered": ok},
+                "b": {"deploy_recovered": {"skipped": True, "results": []}},
+                "c": {"deploy_recovered": {"failed": True, "results": [{"failed": True}, {"changed": True}]}},
+                "d": {"deploy_recovered": {"results": [{"changed": True}, {"skipped": True}]}},
+                "e": {}}
+    recover = {"a": [0, 1], "b": [0], "c": [0, 1], "d": [0, 1], "e": [2], "f": [0]}
+    assert still_out(recover, hostvars) == {"b": [0], "c": [0, 1], "d": [0, 1], "e": [2], "f": [0]}
