@@ -646,8 +646,8 @@ class Locker:
                 self.warnings.append("release lock %s: %s does not exist, nothing to release" % (self.name, self.backend.where))
                 return dict(base, changed=False, released=True, lock_id=None, generation=None, holder=None)
             ours = self.lease is not None and record["token"] == self.lease["token"]
-            if self.lease is not None and (not ours or (record["status"] == "released" and _released_by_force(record)
-                                                         and counts["writes"] == 0)):
+            force_released = record["status"] == "released" and _released_by_force(record) and counts["writes"] == 0
+            if self.lease is not None and (not ours or force_released):
                 raise self._lost(snap, "release")
             base.update(released=True, lock_id=self.lock_id(record["generation"]), generation=record["generation"])
             if record["status"] == "released":

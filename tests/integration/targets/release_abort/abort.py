@@ -82,7 +82,8 @@ class Release:
         with open(log, "wb") as out:
             proc = subprocess.Popen(  # pylint: disable=consider-using-with
                 [playbook if os.path.exists(playbook) else "ansible-playbook", "-i", self.inventory, "fleetops.release.deploy",
-                 "-e", json.dumps(variables)] + (["--limit", limit] if limit else []), stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=new_session)
+                 "-e", json.dumps(variables)] + (["--limit", limit] if limit else []),
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=new_session)
         return proc, log
 
     def run(self, version: str, extra: dict | None = None) -> tuple[int, str]:
