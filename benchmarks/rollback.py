@@ -30,46 +30,20 @@ import hashlib
 import json
 import os
 import re
-import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 SCRIPT = "#!/bin/sh\nset -eu\necho \"$FLEETOPS_ACTION $FLEETOPS_MODULE $FLEETOPS_VERSION $FLEETOPS_DIRECTION\"\n"
 VERSIONS = ("1.0.0", "1.1.0")
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port: int) -> None:
-    for _attempt in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("nothing listens on 127.0.0.1:%d" % port)
-
-
-def timed(cmd: list[str], env: dict, log: str) -> tuple[float, float, int]:
-    """Wall seconds, controller CPU seconds (children), exit code."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.monotonic()
-    with open(log, "w", encoding="utf-8") as out:
-        rc = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
-    wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), rc
+# The loopback and timing helpers of the fleet benchmark next to this file (no side effects on import).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from deploy_fleet import free_port, timed, wait_port  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def publish(s3, work: str, modules: list[str], payload: int) -> None:
@@ -137,7 +111,7 @@ def main() -> int:
     try:
         procs.append(subprocess.Popen([os.path.join(BIN, "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(port)
+        wait_port("127.0.0.1", port)
         import boto3  # pylint: disable=import-outside-toplevel
 
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")

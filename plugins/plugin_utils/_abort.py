@@ -54,10 +54,6 @@ def armed() -> bool:
     return bool(_STATE["lock"]) and _STATE["pid"] == os.getpid()
 
 
-def lock() -> dict | None:
-    return _STATE["lock"] if _STATE["pid"] == os.getpid() else None
-
-
 def request(signal_name: str) -> bool:
     """Called from a signal handler. True when this signal became a graceful abort request.
 
@@ -79,7 +75,3 @@ def request(signal_name: str) -> bool:
 def requested_by() -> str | None:
     """The signal that asked for an abort in this process, or None."""
     return _STATE["requested_by"] if _STATE["pid"] == os.getpid() else None
-
-
-def requested_at() -> str | None:
-    return _STATE["requested_at"] if _STATE["pid"] == os.getpid() else None

@@ -32,7 +32,7 @@ import time
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.plugin_utils import _abort
-from ansible_collections.fleetops.release.plugins.plugin_utils._runtrack import RunTracker, new_run_id, parse_iso, utcnow
+from ansible_collections.fleetops.release.plugins.plugin_utils._runtrack import RunTracker, new_run_id, parse_iso, short_action, utcnow
 from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Journal
 
 # Extra variables a run summary may carry. Never the whole set: extra vars can hold credentials.
@@ -244,12 +244,13 @@ class RunWatcher:
         task = result.task if hasattr(type(result), "task") else result._task
         host = result.host if hasattr(type(result), "host") else result._host
         action = getattr(task, "resolved_action", None) or getattr(task, "action", None)
-        data = _result_data(result)
-        self.tracker.result(host.get_name(), status, task.get_name(), action, data, ignore_errors)
-        if status == "ok" and str(action or "").rsplit(".", 1)[-1] == "release_lock" and not self.tracker.check_mode:
-            if data.get("acquired"):
-                _abort.arm(dict(lock_id=data.get("lock_id"), expires=data.get("expires")))
-            elif data.get("released"):
+        self.tracker.result(host.get_name(), status, task.get_name(), action, _result_data(result), ignore_errors)
+        if short_action(action) == "release_lock":
+            # The tracker follows the run's lock (not in check mode); a held lock arms the graceful abort.
+            lock = self.tracker.facts.get("fleetops_lock") or {}
+            if lock.get("held") and not lock.get("released"):
+                _abort.arm(dict(lock_id=lock.get("id"), expires=lock.get("expires")))
+            else:
                 _abort.disarm()
         self._journal_now()
 

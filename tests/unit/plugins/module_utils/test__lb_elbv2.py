@@ -11,7 +11,6 @@ botocore's Stubber checks the exact requests a real client would send; no reques
 
 from __future__ import annotations
 
-import os
 
 import botocore.exceptions
 import pytest
@@ -158,13 +157,8 @@ def error_of(elb: FakeElbv2, clock: Clock, **overrides) -> str:
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def isolated(no_aws_env):  # pylint: disable=unused-argument
+    """Every test here runs without the machine's AWS settings (conftest.py)."""
 
 
 # -- mapping -------------------------------------------------------------------------------------

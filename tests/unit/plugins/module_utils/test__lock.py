@@ -34,13 +34,7 @@ S3_OPTIONS = dict(region="us-east-1", access_key="a", secret_key="b", retries=0)
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def isolated(no_aws_env, monkeypatch):  # pylint: disable=unused-argument
     monkeypatch.setattr(_lock, "_sleep", lambda seconds: None)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import os
 import socket
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,13 +30,8 @@ UNREACHABLE = "cannot reach the S3 endpoint http://127.0.0.1:9 (after 0 retries)
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def isolated(no_aws_env):  # pylint: disable=unused-argument
+    """Every test here runs without the machine's AWS settings (conftest.py)."""
 
 
 @pytest.fixture(scope="module")
