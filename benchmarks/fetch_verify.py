@@ -113,8 +113,9 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.1)
-        import boto3  # pylint: disable=import-outside-toplevel
         import hashlib  # pylint: disable=import-outside-toplevel
+
+        import boto3  # pylint: disable=import-outside-toplevel
         from botocore.config import Config  # pylint: disable=import-outside-toplevel
 
         client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",

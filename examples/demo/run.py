@@ -101,11 +101,14 @@ def main() -> int:
         moto = subprocess.Popen([os.path.join(BIN, "moto_server"), "-H", address, "-p", str(port)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         endpoint = "http://%s:%d" % (address, port)
-        for _attempt in range(100):
+        deadline = time.monotonic() + 120
+        while True:
             try:
-                socket.create_connection((address, port), 0.2).close()
+                socket.create_connection((address, port), 1.0).close()
                 break
             except OSError:
+                if time.monotonic() > deadline or moto.poll() is not None:
+                    sys.exit("the local S3 (moto_server on %s:%d) did not come up within 120 s" % (address, port))
                 time.sleep(0.1)
         say("S3 on %s, three %s nodes" % (endpoint, "SSH" if ssh else "local-connection"))
         import boto3  # pylint: disable=import-outside-toplevel

@@ -261,7 +261,7 @@ def read_bucket(store: t.Any, bucket: str, prefix: str | None, window: Window, c
     list_prefix = base + "/" if base else ""
     key_re = re.compile(r"^%s(\d{4})/(\d{2})/(\d{2})/[^/]+\.json$" % re.escape(list_prefix))
     try:
-        objects, dummy = store.list(bucket, list_prefix)
+        objects = store.list(bucket, list_prefix)[0]
     except FleetopsError as exc:
         raise AuditError("cannot list the audit records: %s" % exc) from None
     for obj in sorted(objects, key=lambda o: o["Key"]):

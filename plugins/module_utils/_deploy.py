@@ -314,7 +314,6 @@ class Deployer:
     def _run_locked(self) -> dict:
         state, info = self._load()
         decision = gate(state, self.target, self.p["upgradable"] or [], self.p["stale_after"])
-        before = state.to_dict() if state is not None else None
         result = dict(changed=False, run_id=self.run_id, action=decision.action, reason=decision.reason, message=decision.message,
                       dist_version=self.target, node_status=state.status if state is not None else None,
                       previous_version=(state.image_version if state is not None else None), steps=[], downloaded_bytes=0,

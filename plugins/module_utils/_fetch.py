@@ -29,8 +29,8 @@ import time
 import typing as t
 from http.client import HTTPException
 
-from ansible.module_utils.urls import open_url
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.urls import open_url
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError, IntegrityError, S3Error
 
@@ -58,7 +58,7 @@ class FetchError(FleetopsError):
 class Artifact:
     """One artifact of a plan, as the node sees it."""
 
-    __slots__ = ("name", "key", "bucket", "version_id", "sha256", "size", "url")
+    __slots__ = ("bucket", "key", "name", "sha256", "size", "url", "version_id")
 
     def __init__(self, key: str, sha256: str | None = None, size: int | None = None, url: str | None = None,
                  bucket: str | None = None, version_id: str | None = None, name: str | None = None) -> None:
@@ -71,7 +71,7 @@ class Artifact:
         self.name = name or key.rsplit("/", 1)[-1]
 
     @classmethod
-    def from_dict(cls, data: dict, where: str) -> "Artifact":
+    def from_dict(cls, data: dict, where: str) -> Artifact:
         key = data.get("key")
         if not key:
             raise FleetopsError("%s: 'key' is required" % where)
@@ -89,7 +89,7 @@ class Artifact:
 
 
 class FetchResult:
-    __slots__ = ("path", "sha256", "size", "downloaded", "attempts", "seconds")
+    __slots__ = ("attempts", "downloaded", "path", "seconds", "sha256", "size")
 
     def __init__(self, path: str, sha256: str, size: int, downloaded: bool, attempts: int = 0, seconds: float = 0.0):
         self.path, self.sha256, self.size = path, sha256, size
@@ -112,7 +112,7 @@ def hash_file(path: str) -> tuple[str, int]:
             size += len(block)
 
 
-def _reader(read: t.Callable[[int], bytes], out: "queue.Queue", stop: threading.Event) -> None:
+def _reader(read: t.Callable[[int], bytes], out: queue.Queue, stop: threading.Event) -> None:
     """Feed chunks into ``out``; ends with b"" or the exception it met."""
     try:
         while not stop.is_set():
@@ -126,7 +126,7 @@ def _reader(read: t.Callable[[int], bytes], out: "queue.Queue", stop: threading.
 
 def copy_verified(read: t.Callable[[int], bytes], handle: t.BinaryIO, expected_size: int | None, label: str) -> tuple[str, int]:
     """Stream ``read`` into ``handle`` hashing as it goes; returns (sha256, size)."""
-    chunks: "queue.Queue" = queue.Queue(maxsize=QUEUE_DEPTH)
+    chunks: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
     stop = threading.Event()
     thread = threading.Thread(target=_reader, args=(read, chunks, stop), daemon=True)
     thread.start()

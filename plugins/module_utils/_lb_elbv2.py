@@ -91,7 +91,7 @@ class Elbv2Backend:
 
     DRAIN_IS_DISABLE = True
     #: How a target out of the group looks (check mode predicts this for drained and disabled alike).
-    OUT_VIEW = {"state": "drained", "healthy": False}
+    OUT_VIEW: t.ClassVar[dict] = {"state": "drained", "healthy": False}
 
     def __init__(self, params: dict, client: t.Any = None, sleep: t.Callable[[float], None] = time.sleep) -> None:
         self.params = params

@@ -93,7 +93,7 @@ class HaproxyBackend:
     """One server of one HAProxy backend; see the module docstring for the member view."""
 
     #: A drained HAProxy server ends in maintenance, and checks do not run there.
-    OUT_VIEW = {"state": "disabled", "healthy": False}
+    OUT_VIEW: t.ClassVar[dict] = {"state": "disabled", "healthy": False}
 
     def __init__(self, params: dict) -> None:
         self.socket = params["haproxy_socket"]

@@ -276,7 +276,7 @@ class NginxBackend:
 
     DRAIN_IS_DISABLE = True
     #: How a member out of rotation shows (what check mode predicts for drained and disabled alike).
-    OUT_VIEW = {"state": "drained", "healthy": False}
+    OUT_VIEW: t.ClassVar[dict] = {"state": "drained", "healthy": False}
 
     def __init__(self, params: dict) -> None:
         self.path: str = params["nginx_upstream_file"]

@@ -35,7 +35,7 @@ from __future__ import annotations
 import copy
 import difflib
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, ClassVar
 
 try:
     import yaml
@@ -88,7 +88,7 @@ class _Mapping:
 def _plain(value: object) -> object:
     """Turn loaded YAML into plain Python data for error messages."""
     if isinstance(value, _Mapping):
-        return dict((_plain_key(key), _plain(item)) for key, item, dummy in value.entries)
+        return {_plain_key(key): _plain(item) for key, item, dummy in value.entries}
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
@@ -122,13 +122,13 @@ if HAS_YAML:
         reach the validation below instead of being silently merged.
         """
 
-        yaml_implicit_resolvers = dict(
-            (first, [(tag, regexp) for tag, regexp in resolvers if tag == _NULL_TAG])
+        yaml_implicit_resolvers: ClassVar[dict] = {
+            first: [(tag, regexp) for tag, regexp in resolvers if tag == _NULL_TAG]
             for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
             if any(tag == _NULL_TAG for tag, dummy in resolvers)
-        )
-        yaml_constructors: dict = {}
-        yaml_multi_constructors: dict = {}
+        }
+        yaml_constructors: ClassVar[dict] = {}
+        yaml_multi_constructors: ClassVar[dict] = {}
 
         def construct_mapping(self, node, deep=False):
             if not isinstance(node, yaml.MappingNode):
@@ -174,7 +174,7 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
     return "invalid YAML: %s" % " ".join(str(exc).split())
 
 
-def _load(text: Union[str, bytes], source: str) -> _Mapping:
+def _load(text: str | bytes, source: str) -> _Mapping:
     """Check size and encoding, load the YAML and return its top-level mapping."""
     if not HAS_YAML:
         raise RepoInfoError(source, "reading repo-info needs the Python library PyYAML (it ships with ansible-core)")
@@ -309,7 +309,7 @@ def _top_level(doc: _Mapping, source: str, allowed: tuple[str, ...], required: t
     for key in required:
         if key not in found:
             raise RepoInfoError(source, "missing required key in a %s repo-info" % label, key=key)
-    return dict((key, item[0]) for key, item in found.items())
+    return {key: item[0] for key, item in found.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -374,17 +374,17 @@ def _build_dist(doc: _Mapping, source: str) -> DistInfo:
     )
 
 
-def parse_rel(text: Union[str, bytes], source: str) -> RelInfo:
+def parse_rel(text: str | bytes, source: str) -> RelInfo:
     """Parse the repo-info of a REL repo; ``source`` labels every error (a path or ``s3://bucket/key``)."""
     return _build_rel(_load(text, source), source)
 
 
-def parse_dist(text: Union[str, bytes], source: str) -> DistInfo:
+def parse_dist(text: str | bytes, source: str) -> DistInfo:
     """Parse the repo-info of a DIST repo; ``source`` labels every error."""
     return _build_dist(_load(text, source), source)
 
 
-def parse(text: Union[str, bytes], source: str, kind: str | None = None) -> Union[RelInfo, DistInfo]:
+def parse(text: str | bytes, source: str, kind: str | None = None) -> RelInfo | DistInfo:
     """Parse a repo-info of either kind.
 
     ``kind`` is ``"rel"``, ``"dist"`` or ``None`` to tell from the keys:

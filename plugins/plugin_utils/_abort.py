@@ -62,7 +62,7 @@ def request(signal_name: str) -> bool:
     """
     if not armed() or _STATE["requested_by"]:
         return False
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     _STATE.update(requested_by=signal_name, requested_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
     os.environ[ENV] = "%s %s" % (signal_name, _STATE["requested_at"])
     try:

@@ -21,7 +21,7 @@ def _percent(rate: t.Any) -> str:
 def _table(header: tuple, rows: list[tuple]) -> list[str]:
     table = [header] + rows
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths)) + "  " + row[-1] for row in table]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in table]
 
 
 def lines(result: t.Mapping) -> dict:

@@ -32,10 +32,9 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from yaml.nodes import MappingNode, ScalarNode
-
 from ansible.module_utils.urls import open_url
 from ansible.plugins.inventory import detect_range, expand_hostname_range
+from yaml.nodes import MappingNode, ScalarNode
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError, S3Error
 from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
@@ -219,9 +218,9 @@ class EnvironmentNames:
 
 # -- the fleet model --------------------------------------------------------------------------
 class Environment:
-    __slots__ = ("project", "name", "env", "service", "vars", "group", "path")
+    __slots__ = ("env", "group", "name", "path", "project", "service", "vars")
 
-    def __init__(self, project: "Project", name: str, env: str | None, service: str | None, variables: dict,
+    def __init__(self, project: Project, name: str, env: str | None, service: str | None, variables: dict,
                  group: str, path: tuple) -> None:
         self.project = project
         self.name = name
@@ -236,7 +235,7 @@ class Environment:
 
 
 class Project:
-    __slots__ = ("name", "vars", "group", "environments", "path")
+    __slots__ = ("environments", "group", "name", "path", "vars")
 
     def __init__(self, name: str, variables: dict, group: str, path: tuple) -> None:
         self.name = name
@@ -247,7 +246,7 @@ class Project:
 
 
 class HostEntry:
-    __slots__ = ("name", "vars", "tags", "memberships", "path", "tag_groups")
+    __slots__ = ("memberships", "name", "path", "tag_groups", "tags", "vars")
 
     def __init__(self, name: str, variables: dict, tags: dict, path: tuple, tag_groups: list[str]) -> None:
         self.name = name
@@ -728,7 +727,7 @@ def _read_https(source: Source) -> bytes:
         reason = source.scrub(str(exc.reason or ""))[:100]
         note = " (redirects are not followed: use the final URL)" if 300 <= exc.code < 400 else ""
         raise FleetError(label, "cannot read the source: the server answered %d %s%s" % (exc.code, reason, note)) from None
-    except (URLError, socket.timeout, TimeoutError, ConnectionError, HTTPException, ssl.SSLError, OSError, ValueError) as exc:
+    except (URLError, TimeoutError, ConnectionError, HTTPException, ssl.SSLError, OSError, ValueError) as exc:
         raise FleetError(label, "cannot read the source: %s" % source.scrub(_https_reason(exc, opts["timeout"]))) from None
 
 

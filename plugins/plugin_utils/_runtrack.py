@@ -27,7 +27,7 @@ DETAIL_LIMIT = 2000
 
 
 def utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def iso(when: datetime.datetime | None) -> str | None:
@@ -37,7 +37,7 @@ def iso(when: datetime.datetime | None) -> str | None:
 def parse_iso(value: t.Any) -> datetime.datetime | None:
     """The inverse of :func:`iso`; None for anything else."""
     try:
-        return datetime.datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc) if value else None
+        return datetime.datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC) if value else None
     except ValueError:
         return None
 
@@ -103,8 +103,24 @@ def node_status_from(action: str, result: dict) -> tuple[str | None, str | None]
 
 
 class HostRecord:
-    __slots__ = ("name", "first", "last", "ok", "changed", "failed", "ignored", "unreachable", "rescued", "skipped",
-                 "detail", "node_status", "node_detail", "version", "previous_version", "release_failed")
+    __slots__ = (
+        "changed",
+        "detail",
+        "failed",
+        "first",
+        "ignored",
+        "last",
+        "name",
+        "node_detail",
+        "node_status",
+        "ok",
+        "previous_version",
+        "release_failed",
+        "rescued",
+        "skipped",
+        "unreachable",
+        "version",
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -375,7 +391,7 @@ class RunTracker:
                            for name, rec in self.hosts.items()})
 
     @classmethod
-    def from_snapshot(cls, data: dict) -> "RunTracker":
+    def from_snapshot(cls, data: dict) -> RunTracker:
         tracker = cls(run_id=data.get("run_id"), started=parse_iso(data.get("started")) or utcnow())
         tracker.playbook = data.get("playbook")
         tracker.user = data.get("user")

@@ -38,7 +38,7 @@ class Signer:
         self.session_token = session_token
 
     @classmethod
-    def from_options(cls, options: dict[str, t.Any]) -> "Signer | None":
+    def from_options(cls, options: dict[str, t.Any]) -> Signer | None:
         """A signer for an explicit endpoint with plain keys (options, else environment); None means: use boto3."""
         if options.get("profile") or not options.get("endpoint_url"):
             return None
@@ -62,7 +62,7 @@ class Signer:
 
     def presign_get(self, bucket: str, key: str, expires: int, version_id: str | None = None,
                     now: datetime.datetime | None = None) -> str:
-        moment = (now or datetime.datetime.now(datetime.timezone.utc)).astimezone(datetime.timezone.utc)
+        moment = (now or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC)
         amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
         day = moment.strftime("%Y%m%d")
         scope = "%s/%s/s3/aws4_request" % (day, self.region)

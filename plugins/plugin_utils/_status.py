@@ -79,7 +79,7 @@ def report(hosts: t.Iterable[str], hostvars: t.Mapping, var: str = "fleetops_sta
     table = [header] + [(row["host"], row["health"], row["status"] or "-", row["version"] or "-", row["updated_at"] or "-",
                          row["last_error"] or "-") for row in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths)) + "  " + line[-1] for line in table]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True)) + "  " + line[-1] for line in table]
     lines.append("counts: " + (", ".join("%s=%d" % item for item in counts.items()) or "no hosts"))
     message = "; ".join("%s: %s" % (kind, ", ".join(names)) for kind, names in problems.items())
     return dict(hosts=rows, counts=counts, lines=lines, ok=not problems, problems=problems,

@@ -44,7 +44,7 @@ def where(url: str) -> str:
 
 
 class Delivery:
-    __slots__ = ("ok", "status", "attempts", "error", "rejected", "seconds")
+    __slots__ = ("attempts", "error", "ok", "rejected", "seconds", "status")
 
     def __init__(self) -> None:
         self.ok = False
@@ -71,7 +71,7 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:  # "-0000" parses as naive; HTTP dates are GMT
-        when = when.replace(tzinfo=datetime.timezone.utc)
+        when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, when.timestamp() - time.time())
 
 
@@ -124,7 +124,7 @@ def deliver(url: str, body: bytes, *, timeout: float = 10.0, deadline: float | N
         wait = delay
         try:
             status, text, retry_after = post(url, body, headers or {}, min(timeout, remaining))
-        except (urllib.error.URLError, OSError, socket.timeout, ValueError, http.client.HTTPException) as exc:
+        except (TimeoutError, urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, socket.timeout) or isinstance(exc, socket.timeout) or "timed out" in str(reason):
                 outcome.error = "timed out after %.0f s" % min(timeout, remaining)

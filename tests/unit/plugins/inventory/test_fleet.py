@@ -16,7 +16,6 @@ import textwrap
 import time
 
 import pytest
-
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader

@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -90,8 +91,9 @@ def snapshot(root):
     return sorted(found)
 
 
-def assert_refused(tmp_path, archive, member, fragment, limits=Limits()):
+def assert_refused(tmp_path, archive, member, fragment, limits=None):
     """scan() and extract() both refuse, naming archive and member; nothing is left behind."""
+    limits = limits or Limits()
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     before = snapshot(tmp_path)
@@ -392,7 +394,7 @@ def test_existing_dest_refused(tmp_path):
 def test_missing_parent_refused(tmp_path):
     archive = write_tgz(tmp_path / "ok.tar.gz", GOOD)
     before = snapshot(tmp_path)
-    with pytest.raises(ArchiveError, match="parent directory of destination .* does not exist"):
+    with pytest.raises(ArchiveError, match=r"parent directory of destination .* does not exist"):
         extract(str(archive), str(tmp_path / "missing" / "dest"))
     assert snapshot(tmp_path) == before
 
@@ -614,17 +616,17 @@ def test_read_member(tmp_path):
     assert read_member(str(archive), "repo-info") == b"name: x\n"
     assert read_member(str(archive), "./repo-info") == b"name: x\n"
     assert read_member(str(archive), "absent") is None
-    with pytest.raises(ArchiveError, match="'./big': size 100 is larger than the limit of 10"):
+    with pytest.raises(ArchiveError, match=re.escape("'./big': size 100 is larger than the limit of 10")):
         read_member(str(archive), "big", max_size=10)
-    with pytest.raises(ArchiveError, match="'./d': is a directory, not a regular file"):
+    with pytest.raises(ArchiveError, match=re.escape("'./d': is a directory, not a regular file")):
         read_member(str(archive), "d")
-    with pytest.raises(ArchiveError, match="'../x'"):
+    with pytest.raises(ArchiveError, match=re.escape("'../x'")):
         read_member(str(archive), "../x")
 
 
 def test_read_member_refuses_hostile_members_before_it(tmp_path):
     archive = write_tgz(tmp_path / "r.tar.gz", [reg("../evil", b"x"), reg("repo-info", b"n")])
-    with pytest.raises(ArchiveError, match="'../evil'"):
+    with pytest.raises(ArchiveError, match=re.escape("'../evil'")):
         read_member(str(archive), "repo-info")
 
 

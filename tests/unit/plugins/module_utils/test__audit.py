@@ -22,7 +22,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._audit import (
 )
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 
 def rec(run_id, ended_at, result="success", kind="release", project="projectx", environment="online", version_to="1.1.0",

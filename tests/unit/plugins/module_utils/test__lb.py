@@ -34,7 +34,7 @@ class FakeBackend:
                  drain_for: float = 0.0, heals: bool = True, out_view: dict | None = None) -> None:
         self.clock = clock
         self.b = dict(name="b", state=state, healthy=healthy, sessions=sessions, detail="fake %s" % state)
-        self.others = [dict(name=n, state="enabled", healthy=h, sessions=0, detail="") for n, h in zip("ac", others)]
+        self.others = [dict(name=n, state="enabled", healthy=h, sessions=0, detail="") for n, h in zip("ac", others, strict=False)]
         self.drain_for = drain_for
         self.heals = heals
         self.calls: list[str] = []

@@ -11,7 +11,6 @@ botocore's Stubber checks the exact requests a real client would send; no reques
 
 from __future__ import annotations
 
-
 import botocore.exceptions
 import pytest
 from botocore.stub import Stubber

@@ -8,6 +8,7 @@ whose children are titled ``nginx: worker process``)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,8 +19,7 @@ import pytest
 
 from ansible_collections.fleetops.release.plugins.module_utils import _lb, _lb_nginx
 from ansible_collections.fleetops.release.plugins.module_utils._lb import LbError
-from ansible_collections.fleetops.release.plugins.module_utils._lb_nginx import (
-    NginxBackend, find_server, find_upstream, parse_upstreams, set_down)
+from ansible_collections.fleetops.release.plugins.module_utils._lb_nginx import NginxBackend, find_server, find_upstream, parse_upstreams, set_down
 
 TEXT = textwrap.dedent("""\
     # managed by lb_member; comments stay
@@ -101,7 +101,7 @@ def test_unknown_server_lists_the_servers():
 
 def test_duplicates_are_refused():
     text = "upstream u { server a:1; server a:1 weight=2; }\nupstream u { server b:1; }\n"
-    with pytest.raises(LbError, match="nginx upstream u is defined 2 times in f.conf"):
+    with pytest.raises(LbError, match=re.escape("nginx upstream u is defined 2 times in f.conf")):
         find_upstream(parse_upstreams(text, "f.conf"), "u", "f.conf")
     with pytest.raises(LbError, match=r"server a:1 appears 2 times in nginx upstream u in f.conf \(lines 1, 1\)"):
         find_server(parse_upstreams(text, "f.conf")[0], "a:1", "f.conf")
@@ -175,15 +175,16 @@ def fixture_lb(tmp_path):
                               executable=sys.executable)
     pid = tmp_path / "nginx.pid"
     pid.write_text("%d\n" % master.pid)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(_lb_nginx.children(master.pid)) < 2:
         time.sleep(0.02)
+    assert len(_lb_nginx.children(master.pid)) == 2, "the fake nginx master did not start its workers within 60 s"
     time.sleep(0.05)
     os.utime(path, (time.time() - 60, time.time() - 60))  # edited before the workers started: loaded
 
     def backend(server: str = "10.0.0.2:8080", **params) -> NginxBackend:
         base = dict(nginx_upstream_file=str(path), nginx_upstream="web", nginx_server=server, nginx_binary=str(nginx),
-                    nginx_conf=str(tmp_path / "nginx.conf"), nginx_pid_file=str(pid), wait_timeout=5.0)
+                    nginx_conf=str(tmp_path / "nginx.conf"), nginx_pid_file=str(pid), wait_timeout=30.0)
         return NginxBackend(dict(base, **params))
 
     backend.path = path
@@ -195,7 +196,7 @@ def fixture_lb(tmp_path):
 
 
 def _params(**extra) -> dict:
-    return dict(dict(state="drained", wait_timeout=5.0, drain_timeout=5.0, on_drain_timeout="fail", min_healthy=0,
+    return dict(dict(state="drained", wait_timeout=30.0, drain_timeout=30.0, on_drain_timeout="fail", min_healthy=0,
                      poll_interval=0.05), **extra)
 
 

@@ -25,7 +25,16 @@ from ansible_collections.fleetops.release.plugins.module_utils import _lock
 from ansible_collections.fleetops.release.plugins.module_utils._catalog import module_names
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
 from ansible_collections.fleetops.release.plugins.module_utils._lock import (
-    FileBackend, LockError, LockHeld, LockLost, LockRecordError, S3Backend, Snapshot, parse_record, run)
+    FileBackend,
+    LockError,
+    LockHeld,
+    LockLost,
+    LockRecordError,
+    S3Backend,
+    Snapshot,
+    parse_record,
+    run,
+)
 from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store
 
 BUCKET = "locks"
@@ -139,7 +148,7 @@ def test_s3_clock_comes_from_the_date_header(monkeypatch):
     monkeypatch.setattr(_lock, "_now", lambda: 1000.0)
     # A controller whose clock is 2 hours behind the server still sees the server's time.
     when = backend._server_time({"ResponseMetadata": {"HTTPHeaders": {"date": "Sun, 22 Nov 2026 10:00:00 GMT"}}})
-    assert when == datetime.datetime(2026, 11, 22, 10, tzinfo=datetime.timezone.utc).timestamp()
+    assert when == datetime.datetime(2026, 11, 22, 10, tzinfo=datetime.UTC).timestamp()
     assert backend.now() == when
     assert backend._server_time({"ResponseMetadata": {"HTTPHeaders": {"date": "garbage"}}}) is None
     assert backend._server_time({}) is None
@@ -205,7 +214,7 @@ def test_lock_held_is_a_clear_error(s3):
 
 def test_wait_polls_until_the_deadline(s3, monkeypatch):
     call(s3)
-    ticks = iter(range(0, 100))
+    ticks = iter(range(100))
     monkeypatch.setattr(_lock, "_monotonic", lambda: float(next(ticks)))
     reads = []
     real_read = S3Backend.read

@@ -15,7 +15,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._errors import Fl
 from ansible_collections.fleetops.release.plugins.module_utils._node_state import HEALTHS, NODE_STATE_ARGSPEC, health, run
 from ansible_collections.fleetops.release.plugins.module_utils._state import LoadResult, NodeState, load
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 NOW = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 
 

@@ -132,7 +132,7 @@ def test_sub_repo_order_is_preserved():
     assert as_dict == {
         "source": SRC,
         "rel_branch": "3.0.0",
-        "sub_repo": dict(("%s" % name, "1.%d.0" % i) for i, name in enumerate(names)),
+        "sub_repo": {"%s" % name: "1.%d.0" % i for i, name in enumerate(names)},
         "upgrade_list": {"z0": "2.0.0", "Zeta": "2.0.0"},
     }
 
@@ -493,7 +493,7 @@ def test_dependencies_come_before_dependants_in_sub_repo_order():
         ("ModuleA", "2.0.0", "deploy"),
     ]
     assert result.upgrade == ()
-    steps = dict((step.module, step) for step in result.install)
+    steps = {step.module: step for step in result.install}
     assert steps["ModuleA"] == Step("ModuleA", "2.0.0", "2.0.1", "deploy", ("dist",))
     assert steps["LibY"].required_by == ("ModuleB@developer", "ModuleA@2.0.0")
     assert steps["LibZ"].required_by == ("LibX@1.0.0",)
@@ -580,7 +580,7 @@ def test_upgrade_steps_with_dependencies():
         ("Web", "1.2.0", "upgrade"),
         ("Api", "3.0.0", "upgrade"),
     ]
-    upgrade = dict((step.module, step) for step in result.upgrade)
+    upgrade = {step.module: step for step in result.upgrade}
     assert upgrade["Cache"].required_by == ("Web@1.2.0", "Api@3.0.0")
     assert upgrade["Lib"].required_by == ("Cache@0.5.0", "Web@1.2.0")  # discovery order: Cache is walked first
     assert upgrade["Web"].required_by == ("dist",)
@@ -734,14 +734,14 @@ def test_load_rel_must_return_rel_info():
 
 
 def test_overlong_chain_is_refused():
-    rels = dict((("M%d" % i, "1.0.0"), rel_text("1.0.0", [("M%d" % (i + 1), "1.0.0")])) for i in range(150))
+    rels = {("M%d" % i, "1.0.0"): rel_text("1.0.0", [("M%d" % (i + 1), "1.0.0")]) for i in range(150)}
     rels[("M150", "1.0.0")] = rel_text("1.0.0")
     with pytest.raises(RepoInfoError, match=r"key 'sub_repo': dependency chain deeper than 100 modules at M100@1\.0\.0"):
         resolve(make_dist([("M0", "1.0.0")]), Store(rels))
 
 
 def test_chain_of_fifty_resolves_in_order():
-    rels = dict((("M%d" % i, "1.0.0"), rel_text("1.0.0", [("M%d" % (i + 1), "1.0.0")])) for i in range(50))
+    rels = {("M%d" % i, "1.0.0"): rel_text("1.0.0", [("M%d" % (i + 1), "1.0.0")]) for i in range(50)}
     rels[("M50", "1.0.0")] = rel_text("1.0.0")
     result = resolve(make_dist([("M0", "1.0.0")]), Store(rels))
     assert [step.module for step in result.install] == ["M%d" % i for i in range(50, -1, -1)]

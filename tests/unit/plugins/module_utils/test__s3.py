@@ -21,7 +21,7 @@ from botocore.stub import Stubber
 
 from ansible_collections.fleetops.release.plugins.module_utils import _s3
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
-from ansible_collections.fleetops.release.plugins.module_utils._fetch import Artifact, FetchError, Fetcher
+from ansible_collections.fleetops.release.plugins.module_utils._fetch import Artifact, Fetcher, FetchError
 from ansible_collections.fleetops.release.plugins.module_utils._s3 import AlreadyExists, S3Store, require_boto3, s3_url
 
 CLOSED = "http://127.0.0.1:9"
@@ -261,7 +261,7 @@ def test_open_missing_object_is_an_error(stubbed):
 
 def test_list_collects_pages(stubbed):
     store, stubber = stubbed
-    stamp = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    stamp = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     stubber.add_response("list_objects_v2", {"Contents": [{"Key": "M/a", "LastModified": stamp}], "IsTruncated": True,
                                              "NextContinuationToken": "t"},
                          {"Bucket": "bkt", "Prefix": "M/", "Delimiter": "/"})

@@ -43,7 +43,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._state import (
 )
 from ansible_collections.fleetops.release.plugins.module_utils._yamlite import loads
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 T0 = datetime.datetime(2026, 11, 22, 6, 0, 0, tzinfo=UTC)
 PATH = "/var/lib/fleetops/images.yaml"
 

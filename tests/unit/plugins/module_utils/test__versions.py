@@ -138,7 +138,7 @@ def test_sort_tags_is_a_total_order_independent_of_input_order():
     tags = ["1.0", "1.0.0", "v1.0.0", "1.0.0+b", "1.0.0-rc1", "1.0.0-RC1", "1.0.0-rc.1", "0.9", "x", "X", "y", "10", "9.99.999"]
     expected = sort_tags(tags)
     rng = random.Random(7)
-    for dummy in range(50):
+    for _round in range(50):
         shuffled = list(tags)
         rng.shuffle(shuffled)
         assert sort_tags(shuffled) == expected

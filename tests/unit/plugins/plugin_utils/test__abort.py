@@ -82,7 +82,7 @@ def test_in_a_real_signal_handler(tmp_path):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)
     """ % (sys.path,)))
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=20, check=False)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 3
     assert proc.stdout.splitlines() == ["still running: SIGTERM", "stop"]
     assert "abort requested (SIGTERM)" in proc.stderr

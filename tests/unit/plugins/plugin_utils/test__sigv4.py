@@ -15,7 +15,7 @@ from botocore.config import Config
 
 from ansible_collections.fleetops.release.plugins.plugin_utils._sigv4 import Signer
 
-NOW = datetime.datetime(2026, 11, 22, 6, 5, 4, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 11, 22, 6, 5, 4, tzinfo=datetime.UTC)
 
 
 def botocore_url(endpoint, region, bucket, key, expires, version_id=None, token=None):

@@ -91,7 +91,7 @@ def test_other_4xx_never_retried():
 
 def test_timeouts_and_refused_connections_are_retried_within_the_deadline():
     clock = Clock()
-    post = scripted(socket.timeout("timed out"), clock=clock)
+    post = scripted(TimeoutError("timed out"), clock=clock)
     out = run(post, clock, timeout=10, deadline=25, max_attempts=10)
     assert not out.ok and "timed out" in out.error
     assert clock.now <= 25
@@ -213,7 +213,7 @@ def test_spool_lock_times_out_when_another_holds_it(tmp_path):
     held = spool.lock()
     started = time.monotonic()
     assert spool.lock(time.monotonic() + 0.3) is None
-    assert 0.25 <= time.monotonic() - started < 2
+    assert 0.25 <= time.monotonic() - started < 30
     held.close()
     assert spool.lock(time.monotonic() + 0.3) is not None
     assert stat.S_IMODE(os.stat(tmp_path / "spool" / ".lock").st_mode) == 0o600
@@ -236,8 +236,9 @@ def test_non_http_answers_are_retried():
 
 
 def test_retry_after_http_date_minus_zero_is_utc():
-    from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import _retry_after
     import email.utils
+
+    from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import _retry_after
     when = email.utils.formatdate(time.time() + 30, usegmt=False).replace("+0000", "-0000")
     assert 25 <= _retry_after(when) <= 31
     assert _retry_after("7") == 7.0 and _retry_after("soon") is None
