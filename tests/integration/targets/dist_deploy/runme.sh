@@ -22,7 +22,7 @@ mkdir -p "$node"
 touch "$node/slow"
 ansible-playbook -i localhost, -c local one.yml "${vars[@]}" -e "node=$node" -e dist=FaultDist -e version=1.0.0 > "$w/killed.log" 2>&1 &
 play=$!
-for _ in $(seq 1 300); do [ -e "$node/started" ] && break; sleep 0.1; done
+for _ in $(seq 1 1200); do [ -e "$node/started" ] && break; sleep 0.1; done
 [ -e "$node/started" ] || { echo "deploy.sh never started"; cat "$w/killed.log"; exit 1; }
 pkill -9 -f 'AnsiballZ_dist_deploy' || pkill -9 -f 'ansible_fleetops.release.dist_deploy' || true
 pkill -9 -f "sleep 30" || true

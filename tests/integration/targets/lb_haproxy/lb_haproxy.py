@@ -25,11 +25,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = sys.executable
 SERVERS = ("web01", "web02", "web03")
+# A held request answers at the latest this long after it arrived, so a failed case cannot leave one behind for ever.
+HOLD_LIMIT = 240
 
 
 # -- helpers shared by the subcommands -------------------------------------------------------------
@@ -41,7 +44,7 @@ def runtime(address: str, command: str) -> str:
         sock = socket.create_connection((host, int(port)), 5)
     else:
         sock = socket.socket(socket.AF_UNIX)
-        sock.settimeout(5)
+        sock.settimeout(30)
         sock.connect(address)
     with sock:
         sock.sendall(command.encode() + b"\n")
@@ -59,28 +62,32 @@ def haproxy_view(address: str, backend: str = "web") -> dict:
     header = lines[0][2:].split(",")
     view = {}
     for line in lines[1:]:
-        row = dict(zip(header, line.split(",")))
+        row = dict(zip(header, line.split(","), strict=False))
         if row.get("pxname") == backend and row.get("svname") not in ("BACKEND", "FRONTEND"):
             view[row["svname"]] = {"status": row["status"], "scur": int(row["scur"])}
     state = runtime(address, "show servers state %s" % backend).splitlines()
     names = state[1][2:].split()
     for line in state[2:]:
         if line.strip():
-            row = dict(zip(names, line.split()))
+            row = dict(zip(names, line.split(), strict=False))
             view[row["srv_name"]]["admin"] = int(row["srv_admin_state"])
     return view
 
 
 class WebHandler(http.server.BaseHTTPRequestHandler):
-    """/health answers 503 while the marker file exists; /slow?s=N sleeps N s; the body is the server's name."""
+    """/health answers 503 while the marker file exists; /hold?f=PATH answers once PATH exists (the test releases it, bounded
+    by HOLD_LIMIT); the body is the server's name."""
 
     def do_GET(self) -> None:  # pylint: disable=invalid-name
         code = 200
         if self.path.startswith("/health"):
-            code = 503 if os.path.exists(getattr(self.server, "sick")) else 200
-        elif self.path.startswith("/slow"):
-            time.sleep(float(self.path.split("s=", 1)[1]))
-        body = getattr(self.server, "label").encode()
+            code = 503 if os.path.exists(self.server.sick) else 200
+        elif self.path.startswith("/hold"):
+            release = urllib.parse.unquote(self.path.split("f=", 1)[1])
+            deadline = time.monotonic() + HOLD_LIMIT
+            while not os.path.exists(release) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        body = self.server.label.encode()
         self.send_response(code)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -99,8 +106,8 @@ class WebServer(http.server.ThreadingHTTPServer):
 
 def serve_web(port: int, label: str, sick: str) -> None:
     httpd = WebServer(("127.0.0.1", port), WebHandler)
-    setattr(httpd, "label", label)
-    setattr(httpd, "sick", sick)
+    httpd.label = label
+    httpd.sick = sick
     httpd.serve_forever()
 
 
@@ -145,6 +152,7 @@ class Lab:
         self.procs: list[subprocess.Popen] = []
         self.master: subprocess.Popen | None = None
         self.runs = 0
+        self.holds = 0
 
     def spawn(self, argv: list[str], log: str) -> subprocess.Popen:
         with open(os.path.join(self.work, log), "ab") as out:
@@ -169,7 +177,10 @@ class Lab:
             "    server-state-file %s\n"
             "defaults\n"
             "    mode http\n"
-            "    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n"
+            "    timeout connect 5s\n    timeout client 300s\n    timeout server 300s\n"
+            # A check's own bound; without it a check times out after inter (100 ms), and on a loaded machine healthy
+            # servers would flap DOWN between the steps of a case.
+            "    timeout check 10s\n"
             "    load-server-state-from-file global\n"
             "frontend fe\n"
             "    bind 127.0.0.1:%d\n"
@@ -205,13 +216,13 @@ class Lab:
             pid = self.pid()
             return pid if pid != old else None
 
-        return old, wait_for(changed, 10, "the new worker after a reload")
+        return old, wait_for(changed, 60, "the new worker after a reload")
 
     def view(self) -> dict:
         return haproxy_view(self.admin)
 
     def wait_all_up(self) -> None:
-        wait_for(lambda: all(s["status"] == "UP" and s["admin"] == 0 for s in self.view().values()), 10, "all servers UP")
+        wait_for(lambda: all(s["status"] == "UP" and s["admin"] == 0 for s in self.view().values()), 60, "all servers UP")
 
     def set_state(self, server: str, state: str) -> None:
         answer = runtime(self.admin, "set server web/%s state %s" % (server, state))
@@ -276,12 +287,16 @@ def failed_with(name: str, res: dict, msg: str) -> None:
     check(res.get("msg") == msg, "%s: the message" % name, "got:  %s\nwant: %s" % (res.get("msg"), msg))
 
 
-class SlowRequest(threading.Thread):
-    """A request through HAProxy's frontend, pinned to one server, that takes ``seconds``."""
+class HeldRequest(threading.Thread):
+    """A request through HAProxy's frontend, pinned to one server, that stays in flight until ``release()``.
 
-    def __init__(self, lab: Lab, server: str, seconds: float) -> None:
+    The test decides when it ends, so no case depends on how fast the machine runs a playbook."""
+
+    def __init__(self, lab: Lab, server: str) -> None:
         super().__init__(daemon=True)
-        self.url = "http://127.0.0.1:%d/slow?s=%s" % (lab.front, seconds)
+        lab.holds += 1
+        self.release_file = os.path.join(lab.work, "release-%d" % lab.holds)
+        self.url = "http://127.0.0.1:%d/hold?f=%s" % (lab.front, urllib.parse.quote(self.release_file))
         self.server = server
         self.status: int | None = None
         self.body = ""
@@ -292,16 +307,26 @@ class SlowRequest(threading.Thread):
         started = time.monotonic()
         try:
             request = urllib.request.Request(self.url, headers={"x-server": self.server})
-            with urllib.request.urlopen(request, timeout=30) as answer:
+            with urllib.request.urlopen(request, timeout=HOLD_LIMIT + 30) as answer:
                 self.status = answer.status
                 self.body = answer.read().decode()
         except Exception as exc:  # pylint: disable=broad-except
             self.error = exc
         self.seconds = time.monotonic() - started
 
+    def release(self) -> None:
+        with open(self.release_file, "w", encoding="utf-8"):
+            pass
+
+    def finish(self, what: str) -> None:
+        """Release the request, wait for its answer and check that web02 served it whole."""
+        self.release()
+        self.join(HOLD_LIMIT + 60)
+        check(self.status == 200 and self.body == "web02" and self.error is None, what, (self.status, self.body, self.error))
+
 
 def fetch(lab: Lab) -> str:
-    with urllib.request.urlopen("http://127.0.0.1:%d/" % lab.front, timeout=5) as answer:
+    with urllib.request.urlopen("http://127.0.0.1:%d/" % lab.front, timeout=30) as answer:
         return answer.read().decode()
 
 
@@ -312,11 +337,22 @@ OUT = {"state": "disabled", "healthy": False, "sessions": 0}
 
 
 def case_drain(lab: Lab) -> None:
-    """Drain web02 while a 5 s request is in flight: the drain waits for it, then maint; the request succeeds."""
-    slow = SlowRequest(lab, "web02", 5)
-    slow.start()
-    wait_for(lambda: lab.view()["web02"]["scur"] == 1, 5, "the slow request on web02")
+    """Drain web02 while a request is in flight: the drain waits for it, then maint; the request succeeds.
+
+    The request is released 1.5 s after HAProxy shows web02 draining, so the real run must have waited that long."""
+    held = HeldRequest(lab, "web02")
+    held.start()
+    wait_for(lambda: lab.view()["web02"]["scur"] == 1, 60, "the held request on web02")
+
+    def release_while_draining() -> None:
+        wait_for(lambda: lab.view()["web02"]["admin"] & 8, HOLD_LIMIT, "lb_member to drain web02")
+        time.sleep(1.5)  # not synchronisation: how long the drain must visibly wait
+        held.release()
+
+    releaser = threading.Thread(target=release_while_draining, daemon=True)
+    releaser.start()
     results = lab.play("drain", four(state="drained", server="web02"))
+    releaser.join(HOLD_LIMIT)
     assert_four("drain", results, dict(UP, sessions=1), OUT, "web02", "disabled")
     check(results[0]["view"]["web02"] == {"status": "UP", "scur": 1, "admin": 0}, "check mode left web02 alone", results[0]["view"])
     check(results[1]["view"]["web02"] == {"status": "MAINT", "scur": 0, "admin": 1}, "web02 in maintenance after the drain",
@@ -324,9 +360,7 @@ def case_drain(lab: Lab) -> None:
     check(results[1]["result"]["member"]["detail"] == "MAINT", "detail is HAProxy's status", results[1]["result"]["member"])
     check(results[1]["result"]["waited"] >= 1.0, "the drain waited for the request", results[1]["result"])
     check(results[1]["result"]["healthy_members"] == 2 and results[1]["result"]["total_members"] == 3, "counts", results[1]["result"])
-    slow.join(20)
-    check(slow.status == 200 and slow.body == "web02" and slow.error is None, "the in-flight request completed on web02",
-          (slow.status, slow.body, slow.error))
+    held.finish("the in-flight request completed on web02")
     served = {fetch(lab) for _i in range(8)}
     check(served == {"web01", "web03"}, "no new request reaches web02", served)
 
@@ -347,8 +381,8 @@ def case_enable_waits(lab: Lab) -> None:
 
     healer = threading.Thread(target=heal, daemon=True)
     healer.start()
-    results = lab.play("enable", four(state="enabled", server="web02", wait_timeout=15))
-    healer.join(5)
+    results = lab.play("enable", four(state="enabled", server="web02", wait_timeout=60))
+    healer.join(60)
     assert_four("enable", results, OUT, UP, "web02", "enabled")
     check(results[0]["view"]["web02"]["status"] == "MAINT", "check mode left web02 in maintenance", results[0]["view"])
     check("DOWN" in seen, "HAProxy had web02 DOWN while lb_member waited", seen)
@@ -448,43 +482,51 @@ def case_state_reload(lab: Lab) -> None:
         view = lab.view()
         return view if view["web03"]["status"] == "UP" else None
 
-    after = wait_for(settled, 10, "web03 back after the reload")
+    after = wait_for(settled, 60, "web03 back after the reload")
     check(after["web01"] == {"status": "MAINT", "scur": 0, "admin": 1}, "web01 still in maint after the reload", after)
     check(after["web03"]["admin"] == 0, "web03, whose maint was not saved, came back", after)
 
 
 def case_reload_during_drain(lab: Lab) -> None:
-    """A reload while web02 drains a 4 s request: lb_member fails clearly; the request completes; a rerun drains.
+    """A reload while web02 drains a held request: lb_member fails clearly; the request completes; a rerun drains.
 
+    Which step the module was at when it noticed the reload depends on the machine's speed: it may still be draining,
+    or it may have read the new process (which sees no session of the old one) between its reload check and its
+    session count, taken web02 as drained and sent it to maintenance. Both are correct; the guarantee is that the
+    reload is detected and named, with the step it interrupted, and the state that follows matches that step.
     web01 is still in maint from the state case, and stays so across this second reload too.
     """
-    slow = SlowRequest(lab, "web02", 4)
-    slow.start()
-    wait_for(lambda: lab.view()["web02"]["scur"] == 1, 5, "the slow request on web02")
+    held = HeldRequest(lab, "web02")
+    held.start()
+    wait_for(lambda: lab.view()["web02"]["scur"] == 1, 60, "the held request on web02")
     pids: list[tuple[str, str]] = []
 
     def reload_when_draining() -> None:
-        wait_for(lambda: lab.view()["web02"]["admin"] & 8, 30, "lb_member to drain web02")
+        wait_for(lambda: lab.view()["web02"]["admin"] & 8, HOLD_LIMIT, "lb_member to drain web02")
         pids.append(lab.reload())
 
     reloader = threading.Thread(target=reload_when_draining, daemon=True)
     reloader.start()
     results = lab.play("reload-drain", [dict(state="drained", server="web02")])
-    reloader.join(10)
+    reloader.join(HOLD_LIMIT)
+    check(pids, "the reload happened", results[0])
     old, new = pids[0]
+    said = results[0]["result"].get("msg", "")
+    doing = "being put in maintenance" if " was being put in maintenance: " in said else "draining"
     failed_with("reload during drain", results[0]["result"],
-                "HAProxy at %s was reloaded (process %s, now %s) while server web02 of HAProxy backend web was draining: the new "
+                "HAProxy at %s was reloaded (process %s, now %s) while server web02 of HAProxy backend web was %s: the new "
                 "process does not carry that change unless it loaded a saved server state, and the sessions the old process still "
                 "serves cannot be seen through the runtime API, so this cannot be confirmed. Run the task again once the old "
-                "process has finished (HAProxy's hard-stop-after bounds it)" % (lab.admin, old, new))
-    slow.join(20)
-    check(slow.status == 200 and slow.body == "web02" and slow.error is None, "the old process finished the request",
-          (slow.status, slow.body, slow.error))
-    check(results[0]["view"]["web02"]["admin"] == 0 and results[0]["view"]["web01"]["status"] == "MAINT",
-          "the new process has web02 ready (as saved), web01 still in maint", results[0]["view"])
+                "process has finished (HAProxy's hard-stop-after bounds it)" % (lab.admin, old, new, doing))
+    held.finish("the old process finished the request")
+    # The new process started with web02 ready (as saved); only a maintenance sent after the reload changed that.
+    admin_after = 1 if doing == "being put in maintenance" else 0
+    check(results[0]["view"]["web02"]["admin"] == admin_after and results[0]["view"]["web01"]["status"] == "MAINT",
+          "the new process has web02 as the interrupted step left it (admin %d), web01 still in maint" % admin_after, results[0]["view"])
     results = lab.play("reload-rerun", [dict(state="drained", server="web02"), dict(state="enabled", server="web02"),
                                         dict(state="enabled", server="web01", state_file=lab.state_file)])
-    check(results[0]["result"]["changed"] is True and results[0]["view"]["web02"]["status"] == "MAINT", "the rerun drains", results[0])
+    check(results[0]["result"]["changed"] is (admin_after == 0) and results[0]["view"]["web02"]["status"] == "MAINT",
+          "the rerun drains (or finds web02 already out)", results[0])
     check(results[1]["result"]["changed"] is True and results[1]["view"]["web02"]["status"] == "UP", "and enables again", results[1])
     check(results[2]["result"]["changed"] is True and results[2]["view"]["web01"]["status"] == "UP", "web01 enabled", results[2])
     with open(lab.state_file, encoding="utf-8") as handle:
@@ -495,9 +537,9 @@ def case_reload_during_drain(lab: Lab) -> None:
 def case_drain_timeout(lab: Lab) -> None:
     """A request outlasting drain_timeout: fail (web02 stays draining), then on_drain_timeout=disable (forced maint;
     HAProxy lets the request finish)."""
-    slow = SlowRequest(lab, "web02", 4)
-    slow.start()
-    wait_for(lambda: lab.view()["web02"]["scur"] == 1, 5, "the slow request on web02")
+    held = HeldRequest(lab, "web02")
+    held.start()
+    wait_for(lambda: lab.view()["web02"]["scur"] == 1, 60, "the held request on web02")
     results = lab.play("drain-timeout", [dict(state="drained", server="web02", drain_timeout=1),
                                          dict(state="drained", server="web02", drain_timeout=1, on_drain_timeout="disable")])
     failed_with("drain timeout", results[0]["result"],
@@ -507,8 +549,7 @@ def case_drain_timeout(lab: Lab) -> None:
     forced = results[1]["result"]
     check(forced["changed"] is True and forced["forced"] is True and forced["sessions_cut"] == 1, "forced", forced)
     check(forced["member"]["state"] == "disabled" and results[1]["view"]["web02"]["admin"] == 1, "web02 in maint", results[1])
-    slow.join(20)
-    check(slow.status == 200 and slow.body == "web02", "maint let the request finish", (slow.status, slow.body, slow.error))
+    held.finish("maint let the request finish")
     lab.set_state("web02", "ready")
     lab.wait_all_up()
 

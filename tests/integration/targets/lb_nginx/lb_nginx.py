@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +35,8 @@ UPSTREAM = os.path.join(CONF_D, "upstream-web.conf")
 OTHER = os.path.join(CONF_D, "other.conf")
 PID = os.path.join(PREFIX, "nginx.pid")
 STARTED = time.monotonic()
+# backend.py answers a held request at the latest this long after it arrived.
+HOLD_LIMIT = 240
 STEPS: list[str] = []
 
 
@@ -51,13 +54,26 @@ def free_port() -> int:
 
 
 def wait_port(port: int) -> None:
-    for _attempt in range(100):
+    def listening() -> bool:
         try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
+            socket.create_connection(("127.0.0.1", port), 1.0).close()
         except OSError:
-            time.sleep(0.05)
-    raise AssertionError("nothing listens on 127.0.0.1:%d" % port)
+            return False
+        return True
+    wait_until(listening, 60, "something to listen on 127.0.0.1:%d" % port)
+
+
+def wait_until(predicate, timeout: float, what: str, fail: bool = True):
+    """Poll ``predicate`` every 50 ms until it returns something true (returned) or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    if not value and fail:
+        raise AssertionError("timed out after %d s waiting for %s" % (timeout, what))
+    return value
 
 
 def record_pid(pid: int) -> None:
@@ -106,10 +122,7 @@ class Nginx:
             handle.write("# an unrelated file included next to the managed one\nmap $uri $fleetops_test { default 1; }\n")
         os.chmod(UPSTREAM, 0o640)
         self.command([])
-        for _attempt in range(100):
-            if os.path.exists(PID):
-                break
-            time.sleep(0.05)
+        wait_until(lambda: os.path.exists(PID) and os.path.getsize(PID), 60, "nginx to write " + PID)
         wait_port(self.port)
         self.master = int(open(PID, encoding="utf-8").read())  # pylint: disable=consider-using-with
         record_pid(self.master)
@@ -118,7 +131,7 @@ class Nginx:
         return subprocess.run([NGINX, "-p", PREFIX + "/", "-e", os.path.join(PREFIX, "error.log"), "-c", CONF] + args,
                               check=True, capture_output=True, text=True)
 
-    def get(self, path: str, timeout: float = 10.0) -> tuple[int, str]:
+    def get(self, path: str, timeout: float = 30.0) -> tuple[int, str]:
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=timeout) as answer:
             return answer.status, answer.read().decode()
 
@@ -174,7 +187,7 @@ http {
         listen 127.0.0.1:%(port)d;
         location / {
             proxy_pass http://web;
-            proxy_read_timeout 30s;
+            proxy_read_timeout 300s;
         }
     }
 }
@@ -274,34 +287,49 @@ def main() -> None:  # pylint: disable=too-many-statements,too-many-locals
         original = open(UPSTREAM, "rb").read()  # pylint: disable=consider-using-with
         mode = os.stat(UPSTREAM).st_mode
 
-        # -- drain while a slow request is in flight through nginx ------------------------------
+        # -- drain while a request is in flight through nginx --------------------------------------
+        # The requests are held until the test releases them: one second after the real drain's reload left
+        # an old worker shutting down, so the drain must visibly wait for it however slow the machine is.
         slow: dict = {}
+        release_file = os.path.join(WORK, "release")
 
         def start_slow() -> None:
             def fetch(path: str) -> None:
                 try:
-                    slow.setdefault("answers", {})[path] = nginx.get(path, timeout=20)
+                    slow.setdefault("answers", {})[path] = nginx.get(path, timeout=HOLD_LIMIT + 30)
                     slow.setdefault("done_at", {})[path] = time.monotonic()
                 except OSError as exc:
                     slow.setdefault("answers", {})[path] = (None, str(exc))
             threads = []
-            for i in range(6):  # round robin per worker: a few tries put one on b2
-                path = "/slow?s=5&n=%d" % i
+            for i in range(9):  # round robin per worker: a few tries put one on b2
+                path = "/hold?f=%s&n=%d" % (urllib.parse.quote(release_file), i)
                 thread = threading.Thread(target=fetch, args=(path,), daemon=True)
                 thread.start()
                 threads.append(thread)
-                time.sleep(0.1)
-                if any(line.startswith("b2 /slow") for line in backends.hits(1)):
+                arrived = wait_until(lambda p=path: [n for n in range(3) if "b%d %s" % (n + 1, p) in backends.hits(n)], 60,
+                                     "held request %d to reach a backend" % i)
+                if arrived == [1]:
                     break
             slow["threads"] = threads
-            slow["on_b2"] = [line.split()[1] for line in backends.hits(1) if "/slow" in line]
-            expect(bool(slow["on_b2"]), "a slow request should be in flight on b2")
+            slow["on_b2"] = [line.split()[1] for line in backends.hits(1) if "/hold" in line]
+            expect(bool(slow["on_b2"]), "a held request should be in flight on b2")
             slow["b2_hits"] = len(backends.hits(1))
 
+        def release_during_drain() -> None:
+            try:
+                slow["old_worker_seen"] = bool(wait_until(lambda: nginx.workers()[1], HOLD_LIMIT, "the drain's reload", fail=False))
+                time.sleep(1.0)  # not synchronisation: how long the drain must visibly wait
+            finally:
+                open(release_file, "w", encoding="utf-8").close()  # pylint: disable=consider-using-with
+
         start_slow()
+        releaser = threading.Thread(target=release_during_drain, daemon=True)
+        releaser.start()
         started = time.monotonic()
         results = four_times(dict(state="drained", server=b2), enabled, drained)
         finished = time.monotonic()
+        releaser.join(HOLD_LIMIT + 10)
+        expect(slow.get("old_worker_seen") is True, "the drain's reload should leave an old worker finishing the held request", slow)
         real = results[1]
         path = slow["on_b2"][0]
         expect(path in slow.get("done_at", {}) and slow["done_at"][path] <= finished,
@@ -318,7 +346,7 @@ def main() -> None:  # pylint: disable=too-many-statements,too-many-locals
         step("drained %s with a request in flight (%.1f s): it answered %s before lb_member returned, which waited %.1f s "
              "for the old worker; b2 took none of 12 requests since" % (b2, finished - started, slow["answers"][path][0], real["waited"]))
         for thread in slow["threads"]:
-            thread.join(20)
+            thread.join(HOLD_LIMIT + 60)
 
         # -- enable puts it back ------------------------------------------------------------------
         four_times(dict(state="enabled", server=b2), drained, enabled)
@@ -332,7 +360,7 @@ def main() -> None:  # pylint: disable=too-many-statements,too-many-locals
         four_times(dict(state="disabled", server=b3), enabled, drained)
         names = spread(nginx, 9)
         expect("b3" not in names, "no request should reach the disabled b3", names)
-        line = [x for x in open(UPSTREAM, encoding="utf-8") if b3 in x][0]  # pylint: disable=consider-using-with
+        line = next(x for x in open(UPSTREAM, encoding="utf-8") if b3 in x)  # pylint: disable=consider-using-with
         expect(line.strip() == "server %s max_fails=2 down;" % b3, "other parameters should stay: " + line)
         back = playbook([dict(state="enabled", server=b3)])[0]
         expect(back["changed"] and open(UPSTREAM, "rb").read() == original, "b3 enabled again", back)  # pylint: disable=consider-using-with
@@ -377,7 +405,7 @@ def main() -> None:  # pylint: disable=too-many-statements,too-many-locals
         ]
         calls = [dict(call, check=True) for call, _msg in errors] + [call for call, _msg in errors]
         results = playbook(calls + [dict(state="drained", server=b2, min_healthy=2, check=True)])
-        for call, msg, result in zip(calls, [msg for _call, msg in errors] * 2, results):
+        for call, msg, result in zip(calls, [msg for _call, msg in errors] * 2, results[:-1], strict=True):
             expect(result.get("failed") and result["msg"] == msg, "error for %s" % call, dict(want=msg, got=result.get("msg")))
         expect(open(UPSTREAM, "rb").read() == original, "errors should leave the file alone")  # pylint: disable=consider-using-with
         guard = results[-1]

@@ -72,9 +72,12 @@ class Haproxy:
     stats socket {sock} mode 600 level admin
 defaults
     mode http
-    timeout connect 2s
+    timeout connect 5s
     timeout client 30s
     timeout server 30s
+    # Without it a check times out after inter (300 ms): on a loaded machine the healthy members would flap DOWN
+    # and the balancer answer 503 for reasons that have nothing to do with the rollout under test.
+    timeout check 10s
     retries 0
 frontend fe
     bind 127.0.0.1:{port}
@@ -113,7 +116,7 @@ backend web
         header = lines[0].lstrip("# ").split(",")
         found = {}
         for line in lines[1:]:
-            row = dict(zip(header, line.split(",")))
+            row = dict(zip(header, line.split(","), strict=False))
             if row.get("pxname") == "web" and row.get("svname") in ADDRESS:
                 found[row["svname"]] = row["status"]
         return found
@@ -173,13 +176,14 @@ http {{
 
 
 def wait_port(port: int) -> None:
-    for _attempt in range(100):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            socket.create_connection(("127.0.0.1", port), 1.0).close()
             return
         except OSError:
             time.sleep(0.1)
-    sys.exit("nothing listens on 127.0.0.1:%d" % port)
+    sys.exit("nothing listens on 127.0.0.1:%d after 60 s" % port)
 
 
 class LoadGenerator:
@@ -194,7 +198,7 @@ class LoadGenerator:
         self.limit = time.monotonic() + limit
         self.threads = [threading.Thread(target=self.loop, args=(i,), daemon=True) for i in range(threads)]
 
-    def start(self) -> "LoadGenerator":
+    def start(self) -> LoadGenerator:
         for thread in self.threads:
             thread.start()
         return self
@@ -226,7 +230,7 @@ class LoadGenerator:
 
 
 # The command form of the health check, run on the host itself (nginx has no checks of its own).
-HEALTH_COMMAND = "python3 -c \"import urllib.request; assert urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=2).read() == b'ok\\n'\""
+HEALTH_COMMAND = "python3 -c \"import urllib.request; assert urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=10).read() == b'ok\\n'\""
 
 
 def write_inventory(balancer, health: dict | None = None, per_host: dict | None = None) -> str:
@@ -320,7 +324,7 @@ def kill_service(host: str) -> None:
         os.kill(int(handle.read()), signal.SIGKILL)
 
 
-def wait_view(balancer, want: dict, timeout: float = 15) -> dict:
+def wait_view(balancer, want: dict, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         view = balancer.view()
@@ -403,7 +407,7 @@ def main() -> int:
             try:
                 rc, out, _s = release(write_inventory(balancer), "1.0.0", "install")
                 check(rc == 0, "install 1.0.0 behind haproxy", out)
-                check(wait_view(balancer, {n: "UP" for n in NAMES}) == {n: "UP" for n in NAMES}, "all up after the install")
+                check(wait_view(balancer, dict.fromkeys(NAMES, "UP")) == dict.fromkeys(NAMES, "UP"), "all up after the install")
                 rollouts(balancer, ["1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0"], "1.0.0")
                 faults(balancer, "1.5.0")
             finally:

@@ -44,11 +44,14 @@ class Webhook:
         os.makedirs(root, exist_ok=True)
         self.port = free_port()
         self.proc = subprocess.Popen([PY, WEBHOOK_PY, "serve", str(self.port), root])  # pylint: disable=consider-using-with
-        for _attempt in range(100):
+        deadline = time.monotonic() + 120
+        while True:
             try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                socket.create_connection(("127.0.0.1", self.port), 1.0).close()
                 break
             except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    sys.exit("FAILED: the webhook receiver on 127.0.0.1:%d did not start within 120 s" % self.port)
                 time.sleep(0.05)
         self.seen = 0
 
@@ -274,20 +277,21 @@ def case_delivery(hook: Webhook, inventory: str) -> None:
     down = "http://127.0.0.1:%d/services/%s" % (free_port(), CANARY)
     rc, out, secs = small(hook, inventory, "down", FLEETOPS_SLACK_WEBHOOK_URL=down, FLEETOPS_ALERT_TOTAL_TIMEOUT="3")
     check(rc == 0 and "connection failed" in out and len(spooled()) == 1, "webhook down: warned and spooled", out[-1500:])
-    check(secs < 20, "webhook down: bounded (%.1f s)" % secs)
-    rc, out, _secs = small(hook, inventory, "up-again")
+    rc, out, base = small(hook, inventory, "up-again")
     check(len(hook.new()) == 2 and spooled() == [], "webhook back: both delivered")
+    # Against the same run with a webhook that answers, so the bound holds however loaded the machine is.
+    check(secs < base + 30, "webhook down: bounded (%.1f s, %.1f s when it answers)" % (secs, base))
     STEPS.append("webhook down: run %.1f s, rc 0, spooled, delivered by the next run" % secs)
 
-    # A receiver that hangs: bounded by request_timeout and total_timeout.
-    hook.script([{"status": 200, "hang": 30}, {"status": 200, "hang": 30}, {"status": 200, "hang": 30}])
+    # A receiver that hangs (for 300 s, far beyond any run's noise): bounded by request_timeout and total_timeout.
+    hook.script([{"status": 200, "hang": 300}, {"status": 200, "hang": 300}, {"status": 200, "hang": 300}])
     rc, out, secs = small(hook, inventory, "slow", FLEETOPS_ALERT_REQUEST_TIMEOUT="2", FLEETOPS_ALERT_TOTAL_TIMEOUT="5")
     attempts = hook.new()
     check(rc == 0 and "timed out" in out and len(spooled()) == 1, "a hanging webhook times out and the message is spooled", out[-1500:])
-    check(secs < 15 and 1 <= len(attempts) <= 3, "bounded: %.1f s, %d attempts" % (secs, len(attempts)))
     hook.script([])
-    small(hook, inventory, "after-slow")
+    _rc, _out, base = small(hook, inventory, "after-slow")
     check(len(hook.new()) == 2 and spooled() == [], "after the slow receiver: both delivered")
+    check(secs < base + 60 and 1 <= len(attempts) <= 3, "bounded: %.1f s (%.1f s when it answers), %d attempts" % (secs, base, len(attempts)))
     STEPS.append("hanging webhook (request 2 s, total 5 s): run %.1f s, %d attempts, spooled" % (secs, len(attempts)))
 
 
@@ -314,22 +318,29 @@ def case_callback_error(hook: Webhook, inventory: str) -> None:
     STEPS.append("callback errors (spool dir is a file, corrupt spool entry): warnings only, rc %d unchanged" % rc)
 
 
+def start_napping(args: tuple, env: dict, log: str, **popen) -> subprocess.Popen:
+    """Start ansible-playbook with its output in ``log``; return once it is in the Nap task (it has started its run)."""
+    with open(log, "w", encoding="utf-8") as handle:
+        proc = subprocess.Popen(command(*args), env=env, stdout=handle, stderr=subprocess.STDOUT, **popen)  # pylint: disable=consider-using-with
+    deadline = time.monotonic() + 240
+    while True:
+        with open(log, encoding="utf-8") as reader:
+            text = reader.read()
+        if "TASK [Nap]" in text:
+            return proc
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            sys.exit("FAILED: %s never reached the Nap task (rc %s)\n%s" % (log, proc.poll(), text[-2000:]))
+        time.sleep(0.2)
+
+
 def interrupt(hook: Webhook, inventory: str, sig: int, name: str) -> tuple[int, str]:
     env = base_env(hook)
     log = os.path.join(WORK, "outputs", name + ".out")
-    with open(log, "w", encoding="utf-8") as handle:
-        proc = subprocess.Popen(command(inventory, "-l", "ok1,fail1", "-e", "nap=60", "-e", json.dumps({"node_hosts": ["ok1", "fail1"]})),
-                                env=env, stdout=handle, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with open(log, encoding="utf-8") as reader:
-                if "TASK [Nap]" in reader.read():
-                    break
-            time.sleep(0.2)
-        time.sleep(1.0)
-        proc.send_signal(sig)
-        rc = proc.wait(timeout=60)
-        rc = 128 - rc if rc < 0 else rc  # killed by the signal: what a shell reports
+    proc = start_napping((inventory, "-l", "ok1,fail1", "-e", "nap=60", "-e", json.dumps({"node_hosts": ["ok1", "fail1"]})), env, log)
+    proc.send_signal(sig)
+    rc = proc.wait(timeout=120)
+    rc = 128 - rc if rc < 0 else rc  # killed by the signal: what a shell reports
     with open(log, encoding="utf-8") as reader:
         return rc, reader.read()
 
@@ -350,13 +361,10 @@ def case_interrupts(hook: Webhook, inventory: str) -> None:
     # SIGHUP while it is ignored (nohup): not an interruption; the run ends normally and reports once.
     env = base_env(hook)
     log = os.path.join(WORK, "outputs", "nohup.out")
-    with open(log, "w", encoding="utf-8") as handle:
-        proc = subprocess.Popen(command(inventory, "-l", "ok1", "-e", "nap=4", "-e", json.dumps({"node_hosts": ["ok1"]})), env=env,
-                                stdout=handle, stderr=subprocess.STDOUT,
-                                preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # pylint: disable=subprocess-popen-preexec-fn
-        time.sleep(3)
-        proc.send_signal(signal.SIGHUP)
-        rc = proc.wait(timeout=60)
+    proc = start_napping((inventory, "-l", "ok1", "-e", "nap=4", "-e", json.dumps({"node_hosts": ["ok1"]})), env, log,
+                         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # pylint: disable=subprocess-popen-preexec-fn
+    proc.send_signal(signal.SIGHUP)
+    rc = proc.wait(timeout=120)
     sent = hook.new()
     check(rc == 0 and len(sent) == 1 and json.loads(sent[0]["body"])["blocks"][0]["text"]["text"].endswith(": success"),
           "an ignored SIGHUP (nohup) is not an interruption: one success message (rc %d, %d messages)" % (rc, len(sent)))
@@ -365,9 +373,8 @@ def case_interrupts(hook: Webhook, inventory: str) -> None:
     # SIGKILL: nothing can run; the next run reports it from the journal.
     env = base_env(hook)
     before = len(audit_lines())
-    proc = subprocess.Popen(command(inventory, "-l", "ok1", "-e", "nap=60", "-e", json.dumps({"node_hosts": ["ok1"]})), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(6)
+    proc = start_napping((inventory, "-l", "ok1", "-e", "nap=60", "-e", json.dumps({"node_hosts": ["ok1"]})), env,
+                         os.path.join(WORK, "outputs", "sigkill.out"))
     proc.kill()
     proc.wait()
     check(hook.new() == [], "SIGKILL: nothing is sent by the killed run")

@@ -14,11 +14,11 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 t0=$(date +%s)
 $S3CTL mb locks
 
-# --- A holder dies with SIGKILL while holding its S3 and file locks (ttl 8 s).
+# --- A holder dies with SIGKILL while holding its S3 and file locks (ttl 30 s).
 ansible-playbook -i localhost, -c local holder.yml -e "endpoint=$S3_ENDPOINT" -e "lock_dir=$locks" -e "marker=$w/held" \
     > "$w/holder.log" 2>&1 &
 holder=$!
-for _ in $(seq 1 200); do [ -e "$w/held" ] && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.05; done
+for _ in $(seq 1 2400); do [ -e "$w/held" ] && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.05; done
 [ -e "$w/held" ] || { cat "$w/holder.log"; fail "the holder did not take its locks"; }
 kill -KILL "$holder"
 wait "$holder" 2>/dev/null || true

@@ -254,11 +254,14 @@ def main() -> int:
     port = free_port()
     server = subprocess.Popen([PY, WEBHOOK_PY, "serve", str(port), hook_dir])  # pylint: disable=consider-using-with
     try:
-        for _attempt in range(100):
+        deadline = time.monotonic() + 120
+        while True:
             try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                socket.create_connection(("127.0.0.1", port), 1.0).close()
                 break
             except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    sys.exit("FAILED: the webhook receiver on 127.0.0.1:%d did not start within 120 s" % port)
                 time.sleep(0.05)
         url = "http://127.0.0.1:%d/services/%s" % (port, TOKEN)
         secrets = os.path.join(WORK, "secrets")

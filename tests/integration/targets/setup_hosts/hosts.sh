@@ -23,11 +23,12 @@ fleetops_hosts_up() {
     "$FLEETOPS_TEST_PYTHON" "$SETUP_S3_DIR/files/s3proxy.py" "$port" "${MOTO_ENDPOINT##*:}" "$gateway" >"$FLEETOPS_S3_WORK/node-proxy.log" 2>&1 &
     NODE_PROXY_PID=$!
     export NODE_S3_ENDPOINT="http://$gateway:$port"
-    for _ in $(seq 1 100); do
-        "$FLEETOPS_TEST_PYTHON" -c "import socket; socket.create_connection(('$gateway', $port), 0.2)" 2>/dev/null && return 0
+    local deadline=$((SECONDS + 120))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        "$FLEETOPS_TEST_PYTHON" -c "import socket; socket.create_connection(('$gateway', $port), 1)" 2>/dev/null && return 0
         sleep 0.1
     done
-    echo "the node-side S3 proxy did not come up" >&2
+    echo "the node-side S3 proxy on $gateway:$port did not come up within 120 s" >&2
     return 1
 }
 

@@ -37,14 +37,15 @@ free_port() {
 }
 
 wait_port() {
-    local port=$1 i
-    for i in $(seq 1 100); do
-        if "$FLEETOPS_TEST_PYTHON" -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
+    # Bounded by time, not by a count of tries: moto takes seconds to import on a loaded machine.
+    local port=$1 deadline=$((SECONDS + 120))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        if "$FLEETOPS_TEST_PYTHON" -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then
             return 0
         fi
         sleep 0.1
     done
-    echo "service on 127.0.0.1:$port did not come up (try $i)" >&2
+    echo "service on 127.0.0.1:$port did not come up within 120 s" >&2
     return 1
 }
 
