@@ -271,7 +271,9 @@ def killed(lab: Lab, rel: Release) -> None:
     shutil.rmtree(rel.node("web01"))  # a new node: its release runs deploy.sh, which holds
     os.makedirs(rel.node("web01"))
     rel.hold("web01")
-    proc, log = rel.start("1.1.0", dict(fleetops_lock_ttl=12), new_session=True)
+    # The lease must outlast the next run's start (a whole playbook up to the lock, on a loaded machine that is tens of
+    # seconds), so that "refused while held" is what is tested; the test then waits for its expiry.
+    proc, log = rel.start("1.1.0", dict(fleetops_lock_ttl=60), new_session=True)
     rel.wait_started("web01", proc, log)
     check(admin_states(lab)["web01"][1] != 0, "web01 is out of rotation when the job is killed", admin_states(lab))
     os.killpg(proc.pid, signal.SIGKILL)
