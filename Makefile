@@ -85,7 +85,7 @@ lock:
 # every file git tracks or would track (so new files count before they are committed).
 stage:
 	rm -rf $(STAGE_ROOT) && mkdir -p $(STAGE)
-	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
+	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} sh -c 'if test -e "{}"; then printf "%s\0" "{}"; fi' \
 	  | tar --null -T - -cf - | tar -xf - -C $(STAGE)
 	@if [ "$${CI:-}" = true ]; then touch $(STAGE)/tests/.ci-required; fi
 	# ansible-test lists files through git when a repository encloses the tree; give the copy its own.
