@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lb_put_back, lock_scope, out_of_rotation, outcome, report, still_out
+from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lock_scope, outcome, report, still_out
 
 
 def deploy_outcome(result, halted=False):
@@ -15,14 +15,6 @@ def deploy_outcome(result, halted=False):
 
 def deploy_report(hosts, hostvars, halted=False, var="deploy_result", aborted=None):
     return report(list(hosts), hostvars, halted, var, aborted=aborted or None)
-
-
-def deploy_lb_put_back(results):
-    return lb_put_back(results)
-
-
-def deploy_lb_out_of_rotation(hosts, hostvars, var="deploy_lb_out"):
-    return out_of_rotation(list(hosts), hostvars, var)
 
 
 def deploy_lb_still_out(recover, hostvars, var="deploy_recovered"):
@@ -38,7 +30,6 @@ def release_lock_scope(hosts, hostvars, project=None, environment=None, fallback
 
 class FilterModule:
     def filters(self):
-        return dict(deploy_outcome=deploy_outcome, deploy_report=deploy_report, deploy_lb_put_back=deploy_lb_put_back,
-                    deploy_lb_out_of_rotation=deploy_lb_out_of_rotation,
+        return dict(deploy_outcome=deploy_outcome, deploy_report=deploy_report,
                     deploy_lb_still_out=deploy_lb_still_out,
                     release_lock_scope=release_lock_scope)

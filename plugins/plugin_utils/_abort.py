@@ -27,8 +27,10 @@ from __future__ import annotations
 import datetime
 import os
 
+from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import default_root
+
 ENV = "FLEETOPS_ABORT_REQUESTED"
-_STATE: dict = {"pid": None, "lock": None, "requested_by": None, "requested_at": None}
+_STATE: dict = {"pid": None, "lock": None, "requested_by": None, "requested_at": None, "marker": None}
 
 NOTICE = ("\nfleetops: abort requested (%s): hosts that have not started stay untouched, hosts in progress finish and go back "
           "into their load balancers, then the release lock is released. Send it again to stop at once (the lock then "
@@ -39,11 +41,15 @@ def reset() -> None:
     """A new playbook run in this process: forget earlier requests, clear an inherited variable."""
     _STATE.update(pid=os.getpid(), lock=None, requested_by=None, requested_at=None)
     os.environ.pop(ENV, None)
+    try:
+        os.unlink(marker_path())
+    except OSError:
+        pass
 
 
 def arm(lock: dict) -> None:
     """This run now holds a release lock: the next SIGINT/SIGTERM asks for a graceful abort."""
-    _STATE.update(pid=os.getpid(), lock=dict(lock))
+    _STATE.update(pid=os.getpid(), lock=dict(lock), marker=marker_path())
 
 
 def disarm() -> None:
@@ -69,7 +75,33 @@ def request(signal_name: str) -> bool:
         os.write(2, (NOTICE % signal_name).encode())
     except OSError:
         pass
+    # Workers already running (a host's release step) forked before the variable was set: they read this file.
+    try:
+        fd = os.open(_STATE["marker"] or marker_path(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, os.environ[ENV].encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
     return True
+
+
+def marker_path() -> str:
+    """The file an abort request is also written to, in the playbook process's own temporary directory."""
+    return os.path.join(default_root(), "fleetops-abort-requested")
+
+
+def current() -> str | None:
+    """The abort request ("<signal> <ISO time>") as any process of this run sees it: the variable, else the file."""
+    value = os.environ.get(ENV)
+    if value:
+        return value
+    try:
+        with open(marker_path(), encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
 
 
 def requested_by() -> str | None:

@@ -32,6 +32,7 @@ import time
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.plugin_utils import _abort
+from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import RunState, RunStateError
 from ansible_collections.fleetops.release.plugins.plugin_utils._runtrack import RunTracker, new_run_id, parse_iso, short_action, utcnow
 from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Journal
 
@@ -107,6 +108,19 @@ class RunWatcher:
         return 30.0
 
     # ending ----------------------------------------------------------------
+    def _follow_renewals(self) -> None:
+        """The release steps renew the lock in the workers (a stopped run may never report that step): the run
+        state they share has the newest lease."""
+        run_id = self.tracker.facts.get("fleetops_run_id")
+        if not isinstance(run_id, str):
+            return
+        try:
+            lease = RunState(run_id).read().get("lease")
+        except RunStateError:
+            return
+        if isinstance(lease, dict):
+            self.tracker.lock_renewed(lease.get("expires"))
+
     def _finish(self, interrupted_by: str | None, budget: float) -> None:
         # A flag, not a lock: the signal handler runs on the main thread, between two bytecodes of whatever it
         # interrupted, and a lock held there would never be released.
@@ -114,6 +128,7 @@ class RunWatcher:
             return
         self._reported = True
         self.tracker.abort_requested_by = _abort.requested_by()
+        self._follow_renewals()
         self.tracker.finish(interrupted_by)
         summary = self.tracker.summary()
         try:

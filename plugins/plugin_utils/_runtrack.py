@@ -89,7 +89,7 @@ def node_status_from(action: str, result: dict) -> tuple[str | None, str | None]
         if status == "stale":
             detail = "%s since %s" % (result.get("status"), result.get("started_at"))
         return status, _text(detail) if detail else None
-    if name == "dist_deploy":
+    if name in ("dist_deploy", "release_host"):
         if result.get("reason") == "stale in progress":
             return "stale", _text(result.get("message"))
         after = result.get("node_status_after", result.get("node_status"))
@@ -186,6 +186,13 @@ class RunTracker:
                when: datetime.datetime | None = None) -> None:
         """status: ok, failed, unreachable, skipped."""
         name = short_action(action)
+        if name == "release_host":
+            # One host's whole release step: a step that did not start leaves the host not attempted; one that ran
+            # is read as its dist_deploy result, and a rotation or health check problem fails the host.
+            step = result.get("release") if isinstance(result, dict) else None
+            if isinstance(step, dict) and step.get("stage") == "not started":
+                return
+            name = "dist_deploy"
         if name in BOOKKEEPING and status in ("ok", "skipped"):
             # meta (end_host ...) and a role's argument check run on the controller: they do not
             # make a host attempted (a batch after the rollout stopped runs exactly these).
@@ -255,6 +262,13 @@ class RunTracker:
             lock.update(held=False, released=True)
         if lock:
             self.facts["fleetops_lock"] = lock
+
+    def lock_renewed(self, expires: t.Any) -> None:
+        """A renewal seen outside a release_lock result (a release step's note): the lock now expires then."""
+        lock = self.facts.get("fleetops_lock")
+        if isinstance(lock, dict) and lock.get("held") and not lock.get("released") and isinstance(expires, str) and not self.check_mode:
+            if parse_iso(expires) and (not parse_iso(lock.get("expires")) or parse_iso(expires) > parse_iso(lock.get("expires"))):
+                lock["expires"] = expires
 
     def set_stats(self, stats: dict[str, dict[str, int]]) -> None:
         self.stats = stats

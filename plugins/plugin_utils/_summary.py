@@ -65,6 +65,34 @@ def with_rotation(row: dict, problem: t.Any) -> dict:
     return row
 
 
+def step_outcome(result: dict, halted: bool = False, aborted: str | None = None) -> dict:
+    """One host, from its ``release_host`` result (the dist_deploy result plus ``release``)."""
+    release = result["release"]
+    if release.get("stage") == "not started":
+        return dict(outcome="not started", detail=str(result.get("msg") or release.get("detail") or "not started"), version=None,
+                    node_status=None)
+    problem = release.get("problem")
+    base = dict(result)
+    if not release.get("deploy_ran"):
+        if not problem:
+            why = release.get("lock_problem") or ("the release was aborted (%s)" % aborted if aborted else "stopped")
+            return dict(outcome="not started", detail="taken out and put back without a release: %s" % why, version=None,
+                        node_status=None)
+        base = {}
+    elif problem and not release.get("deploy_failed"):
+        base.pop("failed", None)
+        base.pop("msg", None)
+    row = with_rotation(outcome(base or {"changed": False, "dist_version": None}, halted, aborted), problem)
+    if release.get("deploy_failed") and release.get("out_of_rotation"):
+        row["detail"] += " (left out of its load balancers)"
+    if release.get("already_out"):
+        row["detail"] += " (was already out of rotation in a load balancer before this run; left out)"
+    health = release.get("health")
+    if row["outcome"] in ("installed", "upgraded", "unchanged") and isinstance(health, Mapping) and health.get("ok") and health.get("attempts"):
+        row["detail"] += "; %s" % health.get("msg")
+    return row
+
+
 def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str = "deploy_result",
            problem_var: str = "deploy_lb_problem", aborted: str | None = None) -> dict:
     """All hosts: per-host outcomes, counts, and printable lines."""
@@ -73,6 +101,11 @@ def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str
         facts = hostvars.get(host) if isinstance(hostvars, Mapping) else None
         if not isinstance(facts, Mapping):
             facts = {}  # a host that never ran (or a hostvars stand-in without it)
+        if isinstance(facts.get(var), Mapping) and isinstance(facts[var].get("release"), Mapping):
+            row = step_outcome(dict(facts[var]), halted, aborted)
+            row["host"] = host
+            rows.append(row)
+            continue
         problem = facts.get(problem_var)
         row = with_rotation(outcome(facts.get(var), halted, aborted), problem)
         if facts.get("deploy_lb_kept_out") and not (isinstance(problem, dict) and problem.get("kept_out")):
@@ -88,29 +121,6 @@ def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str
     lines = ["%-*s  %-11s  %-8s  %s" % (width, r["host"], r["outcome"], r["version"] or "-", r["detail"]) for r in rows]
     return dict(hosts=rows, counts=counts, lines=lines, ok=not any(r["outcome"] in PROBLEMS for r in rows),
                 problems=[r["host"] for r in rows if r["outcome"] in PROBLEMS])
-
-
-def _put_back_indexes(results: t.Any) -> list[int]:
-    out = []
-    for index, result in enumerate(results if isinstance(results, list) else []):
-        if not isinstance(result, dict) or not result.get("changed") or not isinstance(result.get("before"), dict):
-            continue
-        if result["before"].get("state") != "enabled" or not isinstance(result.get("item"), dict):
-            continue
-        out.append(index)
-    return out
-
-
-def out_of_rotation(hosts: list[str], hostvars: t.Mapping, var: str = "deploy_lb_out") -> dict:
-    """Per host of a batch, the indexes of the memberships its drain loop took out (those :func:`lb_put_back` puts back)."""
-    out = {}
-    for host in hosts:
-        facts = hostvars.get(host) if isinstance(hostvars, Mapping) else None
-        registered = facts.get(var) if isinstance(facts, Mapping) else None
-        indexes = _put_back_indexes(registered.get("results") if isinstance(registered, Mapping) else None)
-        if indexes:
-            out[host] = indexes
-    return out
 
 
 def still_out(recover: t.Any, hostvars: t.Mapping, var: str = "deploy_recovered") -> dict:
@@ -130,27 +140,6 @@ def still_out(recover: t.Any, hostvars: t.Mapping, var: str = "deploy_recovered"
         if not done:
             out[host] = list(indexes)
     return out
-
-
-def lb_put_back(results: t.Any) -> list[dict]:
-    """The memberships the deploy role puts a host back into, from its registered drain loop.
-
-    Those that were in rotation (``before.state`` enabled) when this run came and that a drain touched
-    (changed, even if the drain then failed or timed out). A membership an operator had already taken out is
-    not among them. An ELBv2 membership without ``target_port`` gets the port the drain found the target on,
-    so that it is registered back where it was, not on the group's default port.
-    """
-    memberships = []
-    for index in _put_back_indexes(results):
-        result = results[index]
-        membership = dict(result["item"])
-        if membership.get("type") == "elbv2" and not membership.get("target_port"):
-            name = str((result.get("member") or {}).get("name") or "")
-            port = name.rsplit(":", 1)[-1] if ":" in name else ""
-            if port.isdigit():
-                membership["target_port"] = int(port)
-        memberships.append(membership)
-    return memberships
 
 
 _SCOPE_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")

@@ -228,7 +228,7 @@ expect_line "$w/rollback-none.log" "no successful release of rbproj/prod in the 
 rc=$(run "$w/rollback-version.log" rollback -e fleetops_hosts=n1 -e fleetops_rollback_to=1.0.0 -e fleetops_version=1.0.0)
 expect_rc 2 "$rc" "$w/rollback-version.log"
 expect_line "$w/rollback-version.log" 'do not set fleetops_version or fleetops_upgradable for a rollback'
-for f in "$w"/rollback-{same,unknown,none,version}.log; do no_line "$f" 'Apply the release plan in one call'; done
+for f in "$w"/rollback-{same,unknown,none,version}.log; do no_line "$f" 'Release this host, rotating it through its load balancers'; done
 
 # --- Reset n2, then roll back to the named 1.0.0: n3 never had RbOld (installed at 1.1.0) and gets its deploy.sh; n2 still
 # has RbLib 1.1.0 from its failed 1.2.0 and takes it back to 1.0.0, which 1.0.0's upgrade_list does not name.

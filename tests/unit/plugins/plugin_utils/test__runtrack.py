@@ -204,6 +204,21 @@ def test_lock_held_released_forced_and_graceful_abort():
     assert s["hosts"]["ok"] == 1 and s["hosts"]["not_attempted"] == 1
 
 
+def test_a_renewal_outside_a_release_lock_result_moves_the_expiry_forward_only_while_held():
+    tr = RunTracker(run_id="own")
+    tr.play("resolve", ["localhost"])
+    tr.result("localhost", "ok", "lock", "fleetops.release.release_lock",
+              {"acquired": True, "lock_id": "s3://b/l.json#1", "expires": "2026-11-22T22:00:00Z"})
+    tr.lock_renewed("2026-11-22T21:00:00Z")  # older: ignored
+    tr.lock_renewed("not a time")
+    assert tr.summary()["lock"]["expires"] == "2026-11-22T22:00:00Z"
+    tr.lock_renewed("2026-11-22T22:30:00Z")
+    assert tr.summary()["lock"]["expires"] == "2026-11-22T22:30:00Z"
+    tr.result("localhost", "ok", "unlock", "fleetops.release.release_lock", {"released": True, "lock_id": "s3://b/l.json#1"})
+    tr.lock_renewed("2026-11-22T23:00:00Z")  # released: nothing to follow
+    assert tr.summary()["lock"]["expires"] == "2026-11-22T22:30:00Z"
+
+
 def test_a_check_mode_lock_is_not_held():
     tr = RunTracker(run_id="own")
     tr.check_mode = True

@@ -39,23 +39,6 @@ def test_hosts_without_rotation_are_as_before():
     assert row["outcome"] == "upgraded" and "left out" not in row["detail"]
 
 
-def test_put_back_only_what_was_in_rotation_and_touched():
-    from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lb_put_back
-    haproxy = {"type": "haproxy", "haproxy_server": "web01"}
-    elb = {"type": "elbv2", "target_id": "i-1"}
-    results = [
-        {"item": haproxy, "changed": True, "before": {"state": "enabled"}, "member": {"name": "web01"}},
-        {"item": {"type": "nginx"}, "changed": False, "before": {"state": "drained"}},          # an operator's drain
-        {"item": {"type": "haproxy", "haproxy_server": "x"}, "changed": True, "before": {"state": "draining"}},
-        {"item": elb, "changed": True, "failed": True, "before": {"state": "enabled"}, "member": {"name": "i-1:8080"}},
-        {"item": {"type": "haproxy"}, "failed": True, "msg": "refusing to take ..."},            # refused: never touched
-        {"item": {"type": "haproxy"}, "unreachable": True},
-    ]
-    back = lb_put_back(results)
-    assert back == [haproxy, dict(elb, target_port=8080)]
-    assert lb_put_back(None) == [] and lb_put_back("x") == []
-
-
 def test_already_out_is_said():
     row = report(["h1"], {"h1": {"deploy_result": UPGRADED, "deploy_lb_already_out": True}})["hosts"][0]
     assert row["outcome"] == "upgraded" and row["detail"].endswith("(was already out of rotation in a load balancer before this run; left out)")
@@ -93,15 +76,6 @@ def test_lock_scope_explicit_inventory_and_fallbacks():
         lock_scope(["x"], {}, pattern="web")
     with pytest.raises(ValueError, match="which environment"):
         lock_scope(["x"], {}, project="p", pattern="..")
-
-
-def test_out_of_rotation_names_what_a_put_back_would_restore():
-    from ansible_collections.fleetops.release.plugins.plugin_utils._summary import out_of_rotation
-    taken = {"changed": True, "before": {"state": "enabled"}, "item": {"type": "haproxy"}}
-    was_out = {"changed": False, "before": {"state": "drained"}, "item": {"type": "haproxy"}}
-    hostvars = {"h1": {"deploy_lb_out": {"results": [was_out, taken]}}, "h2": {"deploy_lb_out": {"results": [was_out]}},
-                "h3": {"deploy_lb_out": {"skipped": True, "results": []}}, "h4": {}}
-    assert out_of_rotation(["h1", "h2", "h3", "h4", "h5"], hostvars) == {"h1": [1]}
 
 
 def test_still_out_keeps_hosts_not_fully_put_back():

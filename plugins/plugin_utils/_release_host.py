@@ -1,0 +1,156 @@
+# Copyright (c) 2026 fleetops.release contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside fleetops.release.
+"""What the ``release_host`` action talks to: the load balancers, the node, the health check, the lock.
+
+Load balancer memberships and the lock's note run in the action's own process on the controller (the code
+``lb_member`` and ``release_lock`` run, called directly: no module process, no second connection). The release is one
+``dist_deploy`` call on the node through the task's connection; a health check ``command`` runs on the node, a
+``url`` is fetched from the controller.
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
+from ansible_collections.fleetops.release.plugins.module_utils._lb import LB_ARGSPEC, LB_REQUIRED_IF, backend_for
+from ansible_collections.fleetops.release.plugins.module_utils._lb import run as lb_run
+from ansible_collections.fleetops.release.plugins.module_utils._lock import LOCK_ARGSPEC, LOCK_REQUIRED_IF, LockError
+from ansible_collections.fleetops.release.plugins.module_utils._lock import run as lock_run
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store
+from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.plugin_utils import _abort, _health
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+LB_DEFAULT_KEYS = ("min_healthy", "drain_timeout", "wait_timeout")
+_LB_VALIDATOR = ArgumentSpecValidator(LB_ARGSPEC, required_if=LB_REQUIRED_IF)
+_LOCK_VALIDATOR = ArgumentSpecValidator(dict(LOCK_ARGSPEC, **S3_ARGSPEC), required_if=LOCK_REQUIRED_IF)
+
+
+def validated(validator: ArgumentSpecValidator, params: dict, where: str) -> dict:
+    """Parameters checked and defaulted as the module would; a bad one fails naming ``where``."""
+    result = validator.validate(params)
+    if result.error_messages:
+        raise FleetopsError("%s: %s" % (where, "; ".join(result.error_messages)))
+    return result.validated_parameters
+
+
+def is_local(lb_host: t.Any) -> bool:
+    return lb_host in (None, "") or str(lb_host) in LOCAL_HOSTS
+
+
+def lb_params(membership: dict, state: str, defaults: dict, host: str, index: int) -> dict:
+    """lb_member's parameters for one membership of ``host``'s ``fleetops_lb`` list."""
+    params = {key: value for key, value in membership.items() if key != "lb_host" and value is not None}
+    for key in LB_DEFAULT_KEYS:
+        if key not in params and defaults.get(key) is not None:
+            params[key] = defaults[key]
+    if state == "enabled":
+        params.pop("min_healthy", None)
+        params.pop("drain_timeout", None)
+        params.pop("on_drain_timeout", None)
+    params["state"] = state
+    return validated(_LB_VALIDATOR, params, "fleetops_lb[%d] of %s" % (index, host))
+
+
+class ControllerOps:
+    """The ``ops`` of a :class:`~._rollout.Step`, for one host, inside the action plugin."""
+
+    def __init__(self, action: t.Any, task_vars: dict, args: dict, check_mode: bool) -> None:
+        self.action = action
+        self.task_vars = task_vars
+        self.args = args
+        self.check_mode = check_mode
+        self.host = task_vars.get("inventory_hostname", "?")
+        self.memberships = list(args.get("lb") or [])
+        self.health_result: dict | None = None
+        self.playbook_pid = os.getppid()  # the worker's parent: ansible-playbook
+
+    # -- load balancers -----------------------------------------------------------------------------------------
+    def lb(self, membership: dict, state: str) -> dict:
+        index = next((i for i, m in enumerate(self.memberships) if m is membership or m == membership), 0)
+        try:
+            params = lb_params(membership, state, self.args.get("lb_defaults") or {}, self.host, index)
+            if not is_local(membership.get("lb_host")):
+                # The balancer is driven on its own host (a local socket or file there), through that host's connection.
+                return self.action.run_delegated("fleetops.release.lb_member", params, str(membership["lb_host"]), self.task_vars)
+            return lb_run(backend_for(params), params, self.check_mode)
+        except FleetopsError as exc:
+            return dict(failed=True, changed=False, msg=str(exc))
+
+    # -- the node -----------------------------------------------------------------------------------------------
+    def deploy(self) -> dict:
+        return self.action.run_on_node("fleetops.release.dist_deploy", self.args["deploy"], self.task_vars)
+
+    def _command(self, command: str) -> tuple[int, str]:
+        result = self.action.run_on_node("ansible.builtin.command", {"_raw_params": command}, self.task_vars, sign=False)
+        if result.get("unreachable"):
+            return 255, "cannot reach %s: %s" % (self.host, result.get("msg", ""))
+        said = (result.get("stderr") or result.get("stdout") or result.get("msg") or "").strip()
+        return int(result.get("rc", 1) if result.get("rc") is not None else 1), "rc %s%s" % (result.get("rc"), ": " + said[-300:] if said else "")
+
+    def health(self) -> dict:
+        spec = dict(self.args.get("health") or {})
+        if self.check_mode:
+            self.health_result = dict(ok=True, attempts=0, msg="health check not run in check mode")
+            return self.health_result
+        fetch = _health.http_once if is_local(spec.get("from")) else self._fetcher(str(spec["from"]))
+        self.health_result = _health.check(spec, int(self.args.get("health_retries", 10)), float(self.args.get("health_delay", 2)),
+                                           run_command=self._command, fetch=fetch)
+        return self.health_result
+
+    def _fetcher(self, where: str) -> t.Callable[..., tuple[bool, str]]:
+        """One HTTP try made on the inventory host ``where`` (``fleetops_health.from``) with ansible.builtin.uri."""
+        def fetch(url: str, status: int, contains: str, timeout: float, validate_certs: bool = True) -> tuple[bool, str]:
+            result = self.action.run_delegated("ansible.builtin.uri", dict(url=url, status_code=[status], return_content=bool(contains),
+                                                                           timeout=max(int(timeout), 1), validate_certs=validate_certs),
+                                               where, self.task_vars)
+            if result.get("unreachable"):
+                return False, "cannot reach %s to make the check: %s" % (where, result.get("msg", ""))
+            if result.get("failed"):
+                return False, "from %s: %s" % (where, str(result.get("msg") or "failed")[:300])
+            if contains and contains not in str(result.get("content") or ""):
+                return False, "status %s, but the body does not contain %r" % (result.get("status"), contains)
+            return True, "status %s (from %s)" % (result.get("status"), where)
+        return fetch
+
+    # -- the lock -----------------------------------------------------------------------------------------------
+    def note(self, state: dict) -> str | None:
+        """Write what the run has out of rotation into the lock record (a renew with out_of_rotation)."""
+        lock = self.args.get("lock")
+        if not lock or self.check_mode:
+            return None
+        lease = state.get("lease") or lock.get("lease")
+        out = dict(lock.get("carry") or {})
+        out.update(state.get("out_of_rotation") or {})
+        params = dict(lock.get("s3") or {})
+        params.update(project=lock["project"], environment=lock["environment"], lease=lease, out_of_rotation=out,
+                      run_id=lock.get("run_id"), ttl=lock.get("ttl", 3600))
+        for key in ("bucket", "prefix", "path"):
+            if lock.get(key):
+                params[key] = lock[key]
+        try:
+            result = lock_run(validated(_LOCK_VALIDATOR, params, "the release lock"), False, S3Store)
+        except LockError as exc:
+            return str(exc)
+        except FleetopsError as exc:
+            return str(exc)
+        if result.get("failed"):
+            return str(result.get("msg") or "the release lock could not be renewed")
+        if isinstance(result.get("lease"), dict):
+            state["lease"] = result["lease"]
+        return None
+
+    # -- abort --------------------------------------------------------------------------------------------------
+    def aborted(self) -> str | None:
+        return _abort.current()
+
+    def orphaned(self) -> bool:
+        """True once ansible-playbook is gone (the worker was re-parented)."""
+        return os.getppid() != self.playbook_pid
