@@ -72,6 +72,115 @@ def timed(cmd: list[str], env: dict, log: str) -> tuple[float, float, int]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), rc
 
 
+def forks_for(size: int) -> int:
+    """Forks per fleet size in a scaling run: a fifth of the hosts, at least 10, at most 40 (2 cores here)."""
+    return max(10, min(40, size // 5))
+
+
+def sized_inventory(inventory: str, size: int) -> str:
+    """The test hosts' inventory cut to its first ``size`` hosts."""
+    with open(inventory, encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    out, kept = [], 0
+    for line in lines:
+        if re.match(r"^        h\d+: ", line):
+            kept += 1
+            if kept > size:
+                continue
+        out.append(line)
+    path = "%s-%d.yml" % (inventory[:-4], size)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(out) + "\n")
+    return path
+
+
+def reset_nodes(hosts_dir: str, size: int) -> None:
+    """Empty the first ``size`` nodes' /var/lib/fleetops (bind-mounted from the host's directory): a fresh install."""
+    with open(os.path.join(hosts_dir, "hosts.json"), encoding="utf-8") as handle:
+        hosts = json.load(handle)["hosts"][:size]
+    for host in hosts:
+        top = os.path.join(host["home"], "var", "lib", "fleetops")
+        for name in os.listdir(top) if os.path.isdir(top) else []:
+            path = os.path.join(top, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+
+
+def print_single(rows: list[dict], hosts: int, forks: int, direct: bool) -> None:
+    floor_wall = min(r["wall"] for r in rows if r["name"].startswith("floor"))
+    by_name = {r["name"]: r for r in rows}
+    print("\n%d hosts, forks %d, DIST of 5 modules (5 MB SRC + small REL each)\n" % (hosts, forks))
+    print("| run | wall s | controller CPU s | x floor | plain / ours | %s |" % ("bytes downloaded (dist_deploy)" if direct else "artifact GETs (proxy)"))
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        phase = row["name"].split(" ", 1)[-1]
+        vs_plain = ""
+        if row["name"].startswith("ours") and "plain " + phase in by_name:
+            vs_plain = "%.1fx" % (by_name["plain " + phase]["wall"] / row["wall"])
+        print("| %s | %.1f | %.1f | %.1fx | %s | %d |" % (row["name"], row["wall"], row["cpu"], row["wall"] / floor_wall, vs_plain, row["gets"]))
+
+
+def print_scaling(rows: list[dict], direct: bool) -> None:
+    """One table, rows by host count: each run's wall and controller CPU per host, and both against the floor."""
+    unit = "bytes downloaded" if direct else "artifact GETs"
+    print("\n| hosts | forks | run | wall s | x floor wall | controller CPU s | controller CPU per host s | x floor CPU per host | %s |" % unit)
+    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for size in sorted({r["hosts"] for r in rows}):
+        at = [r for r in rows if r["hosts"] == size]
+        floor = [r for r in at if r["name"].startswith("floor")]
+        floor_wall = min(r["wall"] for r in floor)
+        floor_cpu = min(r["cpu"] for r in floor) / size
+        for row in at:
+            print("| %d | %d | %s | %.1f | %.2fx | %.1f | %.3f | %.2fx | %d |" % (
+                size, row["forks"], row["name"], row["wall"], row["wall"] / floor_wall, row["cpu"], row["cpu"] / size,
+                row["cpu"] / size / floor_cpu, row["gets"]))
+    sizes = sorted({r["hosts"] for r in rows})
+    rerun = {r["hosts"]: r["cpu"] / r["hosts"] for r in rows if r["name"] == "ours rerun"}
+    if len(sizes) > 1 and sizes[0] in rerun and sizes[-1] in rerun:
+        print("\nours rerun, controller CPU per host at %d hosts against %d hosts: %.2fx" % (sizes[-1], sizes[0], rerun[sizes[-1]] / rerun[sizes[0]]))
+    # What each added host costs, without the run's fixed part (playbook start, the controller plays): the slope.
+    for name in ("floor", "ours install", "ours rerun", "ours upgrade"):
+        cpu = {r["hosts"]: r["cpu"] for r in rows if r["name"] == name}
+        if len(sizes) > 1 and sizes[0] in cpu and sizes[-1] in cpu:
+            print("%s: controller CPU per added host, %d to %d hosts: %.3f s" % (
+                name, sizes[0], sizes[-1], (cpu[sizes[-1]] - cpu[sizes[0]]) / (sizes[-1] - sizes[0])))
+    for phase in ("install", "rerun", "upgrade"):
+        plain = [r for r in rows if r["name"] == "plain " + phase]
+        if plain:
+            ours = next(r for r in rows if r["name"] == "ours " + phase and r["hosts"] == plain[0]["hosts"])
+            print("plain %s / ours at %d hosts (wall): %.1fx" % (phase, ours["hosts"], plain[0]["wall"] / ours["wall"]))
+
+
+def plot(rows: list[dict], path: str) -> None:
+    """Wall and controller CPU per host against hosts, floor and ours (install, rerun, upgrade)."""
+    import matplotlib  # pylint: disable=import-outside-toplevel
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    sizes = sorted({r["hosts"] for r in rows})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name, style in (("floor", "k--"), ("ours install", "C0-"), ("ours rerun", "C1-"), ("ours upgrade", "C2-")):
+        points = [(r["hosts"], r) for r in rows if r["name"] == name]
+        if not points:
+            continue
+        left.plot([p[0] for p in points], [p[1]["wall"] / p[0] for p in points], style, marker="o", label=name)
+        right.plot([p[0] for p in points], [p[1]["cpu"] / p[0] for p in points], style, marker="o", label=name)
+    for axis, title in ((left, "wall time per host (s)"), (right, "controller CPU per host (s)")):
+        axis.set_xlabel("hosts")
+        axis.set_title(title)
+        axis.set_xticks(sizes)
+        axis.set_ylim(bottom=0)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.suptitle("fleetops.release deploy against the ping floor (benchmarks/deploy_fleet.py --sizes)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print("plot: %s" % path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=50)
@@ -80,7 +189,15 @@ def main() -> int:
     parser.add_argument("--direct", action="store_true",
                         help="nodes fetch from moto itself, without the counting test proxy in the data path;"
                              " downloads are then counted from dist_deploy's own downloaded_bytes (ours only)")
+    parser.add_argument("--sizes", help="a scaling run: comma-separated fleet sizes (e.g. 25,50,100,200,300), floor and ours at each "
+                        "size in this one run, forks chosen per size (--forks is then ignored)")
+    parser.add_argument("--plain-at", type=int, default=50, help="in a scaling run, the size at which the plain playbook runs (0: never)")
+    parser.add_argument("--plot", help="in a scaling run, write a PNG (matplotlib) of wall and controller CPU per host against hosts")
+    parser.add_argument("--json", help="write every row as JSON to this file")
     args = parser.parse_args()
+    sizes = sorted({int(n) for n in args.sizes.split(",")}) if args.sizes else [args.hosts]
+    if args.sizes:
+        args.hosts = max(sizes)
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces)")
     work = tempfile.mkdtemp(prefix="fleetops-fleet-")
@@ -156,55 +273,58 @@ def main() -> int:
             with urllib.request.urlopen(endpoint + "/__stats__", timeout=10) as resp:
                 return sum(n for path, n in json.load(resp).items() if path.endswith(".tar.gz"))
 
-        common = ["-i", inventory, "-f", str(args.forks)]
-        release_vars = json.dumps({"fleetops_serial": "100%", "fleetops_s3": {"endpoint_url": endpoint}})
-        ours = [os.path.join(BIN, "ansible-playbook"), *common, "fleetops.release.deploy", "-e", "fleetops_hosts=fleet",
-                "-e", "fleetops_dist=Bench.dist", "-e", "fleetops_bucket=bench", "-e", release_vars]
-        plain = [os.path.join(BIN, "ansible-playbook"), *common, os.path.join(ROOT, "benchmarks", "plain", "deploy.yml")]
-        floor = [os.path.join(BIN, "ansible"), *common, "fleet", "-m", "ansible.builtin.ping"]
-        # warm the SSH control masters once so every contestant starts from the same place
-        timed(floor, env, os.path.join(work, "warm.log"))
         rows = []
 
-        def measure(name: str, cmd: list[str]) -> None:
+        def measure(name: str, cmd: list[str], size: int, forks: int) -> None:
+            log = os.path.join(work, "%d-%s.log" % (size, name.replace(" ", "-")))
             start_gets = gets()
-            wall, cpu, rc = timed(cmd, env, os.path.join(work, name.replace(" ", "-") + ".log"))
+            wall, cpu, rc = timed(cmd, env, log)
             if rc != 0:
-                with open(os.path.join(work, name.replace(" ", "-") + ".log"), encoding="utf-8") as handle:
+                with open(log, encoding="utf-8") as handle:
                     sys.stdout.write(handle.read()[-4000:])
-                raise SystemExit("%s failed (exit %d)" % (name, rc))
-            log = os.path.join(work, name.replace(" ", "-") + ".log")
+                raise SystemExit("%s at %d hosts failed (exit %d)" % (name, size, rc))
             if args.direct:  # no proxy to count GETs: add up what each node's dist_deploy reports
                 with open(log, encoding="utf-8") as handle:
                     fetched = sum(int(m) for m in re.findall(r"(\d+) bytes downloaded", handle.read()))
-                rows.append(dict(name=name, wall=wall, cpu=cpu, gets=fetched))
             else:
-                rows.append(dict(name=name, wall=wall, cpu=cpu, gets=gets() - start_gets))
+                fetched = gets() - start_gets
+            rows.append(dict(hosts=size, forks=forks, name=name, wall=wall, cpu=cpu, gets=fetched))
             unit = "bytes downloaded" if args.direct else "artifact GETs"
-            print("%-16s %7.1f s wall %7.1f s cpu  %d %s" % (name, wall, cpu, rows[-1]["gets"], unit), file=sys.stderr, flush=True)
+            print("%4d hosts %-16s %7.1f s wall %7.1f s cpu %6.3f s cpu/host  %d %s" % (size, name, wall, cpu, cpu / size, fetched, unit),
+                  file=sys.stderr, flush=True)
 
-        measure("floor", floor)
-        measure("ours install", ours + ["-e", "fleetops_version=1.0.0"])
-        measure("ours rerun", ours + ["-e", "fleetops_version=1.0.0"])
-        measure("ours upgrade", ours + ["-e", "fleetops_version=1.1.0", "-e", '{"fleetops_upgradable": ["1.0.0"]}'])
-        if not args.skip_plain:
-            for label, version, upgradable in (("plain install", "1.0.0", []), ("plain rerun", "1.0.0", []),
-                                               ("plain upgrade", "1.1.0", ["1.0.0"])):
-                extra = json.dumps(dict(modules=plain_modules[version], dist_version=version, upgradable=upgradable))
-                measure(label, plain + ["-e", extra])
-        measure("floor again", floor)
-        floor_wall = min(r["wall"] for r in rows if r["name"].startswith("floor"))
-        by_name = {r["name"]: r for r in rows}
-        print("\n%d hosts, forks %d, DIST of 5 modules (5 MB SRC + small REL each)\n" % (args.hosts, args.forks))
-        print("| run | wall s | controller CPU s | x floor | plain / ours | %s |" % (
-            "bytes downloaded (dist_deploy)" if args.direct else "artifact GETs (proxy)"))
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
-        for row in rows:
-            phase = row["name"].split(" ", 1)[-1]
-            vs_plain = ""
-            if row["name"].startswith("ours") and "plain " + phase in by_name:
-                vs_plain = "%.1fx" % (by_name["plain " + phase]["wall"] / row["wall"])
-            print("| %s | %.1f | %.1f | %.1fx | %s | %d |" % (row["name"], row["wall"], row["cpu"], row["wall"] / floor_wall, vs_plain, row["gets"]))
+        for size in sizes:
+            forks = forks_for(size) if args.sizes else args.forks
+            sized = sized_inventory(inventory, size)
+            reset_nodes(hosts_dir, size)
+            common = ["-i", sized, "-f", str(forks)]
+            release_vars = json.dumps({"fleetops_serial": "100%", "fleetops_s3": {"endpoint_url": endpoint}})
+            ours = [os.path.join(BIN, "ansible-playbook"), *common, "fleetops.release.deploy", "-e", "fleetops_hosts=fleet",
+                    "-e", "fleetops_dist=Bench.dist", "-e", "fleetops_bucket=bench", "-e", release_vars]
+            plain = [os.path.join(BIN, "ansible-playbook"), *common, os.path.join(ROOT, "benchmarks", "plain", "deploy.yml")]
+            floor = [os.path.join(BIN, "ansible"), *common, "fleet", "-m", "ansible.builtin.ping"]
+            # warm the SSH control masters once so every contestant starts from the same place
+            timed(floor, env, os.path.join(work, "warm-%d.log" % size))
+            measure("floor", floor, size, forks)
+            measure("ours install", ours + ["-e", "fleetops_version=1.0.0"], size, forks)
+            measure("ours rerun", ours + ["-e", "fleetops_version=1.0.0"], size, forks)
+            measure("ours upgrade", ours + ["-e", "fleetops_version=1.1.0", "-e", '{"fleetops_upgradable": ["1.0.0"]}'], size, forks)
+            if not args.skip_plain and (not args.sizes or size == args.plain_at):
+                reset_nodes(hosts_dir, size)
+                for label, version, upgradable in (("plain install", "1.0.0", []), ("plain rerun", "1.0.0", []),
+                                                   ("plain upgrade", "1.1.0", ["1.0.0"])):
+                    extra = json.dumps(dict(modules=plain_modules[version], dist_version=version, upgradable=upgradable))
+                    measure(label, plain + ["-e", extra], size, forks)
+            measure("floor again", floor, size, forks)
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as handle:
+                json.dump(rows, handle, indent=1)
+        if args.sizes:
+            print_scaling(rows, args.direct)
+            if args.plot:
+                plot(rows, args.plot)
+        else:
+            print_single(rows, args.hosts, args.forks, args.direct)
     finally:
         for proc in procs:
             proc.terminate()
