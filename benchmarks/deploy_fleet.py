@@ -28,6 +28,7 @@ import json
 import os
 import re
 import resource
+import shlex
 import shutil
 import socket
 import subprocess
@@ -181,6 +182,24 @@ def plot(rows: list[dict], path: str) -> None:
     print("plot: %s" % path)
 
 
+def hold(work: str, env: dict, inventory: str, endpoint: str, forks: int) -> None:
+    """Write the environment and the commands a measurement runs, then wait: the fleet stays up until Ctrl-C."""
+    release_vars = json.dumps({"fleetops_serial": "100%", "fleetops_s3": {"endpoint_url": endpoint}})
+    lines = ["export %s=%s" % (key, shlex.quote(env[key])) for key in sorted(env) if key.startswith(("ANSIBLE_", "AWS_"))]
+    lines.append("floor() { %s -i %s -f %d fleet -m ansible.builtin.ping \"$@\"; }" % (os.path.join(BIN, "ansible"), inventory, forks))
+    lines.append("ours() { %s -i %s -f %d fleetops.release.deploy -e fleetops_hosts=fleet -e fleetops_dist=Bench.dist "
+                 "-e fleetops_bucket=bench -e %s \"$@\"; }" % (os.path.join(BIN, "ansible-playbook"), inventory, forks, shlex.quote(release_vars)))
+    path = os.path.join(work, "commands.sh")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    print("fleet up; source %s, then: floor; ours -e fleetops_version=1.0.0. Ctrl-C ends it." % path, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=50)
@@ -194,6 +213,9 @@ def main() -> int:
     parser.add_argument("--plain-at", type=int, default=50, help="in a scaling run, the size at which the plain playbook runs (0: never)")
     parser.add_argument("--plot", help="in a scaling run, write a PNG (matplotlib) of wall and controller CPU per host against hosts")
     parser.add_argument("--json", help="write every row as JSON to this file")
+    parser.add_argument("--hold", action="store_true",
+                        help="set up the hosts, S3 and the DIST, write the floor/ours commands to <work>/commands.sh, then wait "
+                             "for Ctrl-C instead of measuring (to profile by hand)")
     args = parser.parse_args()
     sizes = sorted({int(n) for n in args.sizes.split(",")}) if args.sizes else [args.hosts]
     if args.sizes:
@@ -293,6 +315,9 @@ def main() -> int:
             print("%4d hosts %-16s %7.1f s wall %7.1f s cpu %6.3f s cpu/host  %d %s" % (size, name, wall, cpu, cpu / size, fetched, unit),
                   file=sys.stderr, flush=True)
 
+        if args.hold:
+            hold(work, env, inventory, endpoint, args.forks)
+            return 0
         for size in sizes:
             forks = forks_for(size) if args.sizes else args.forks
             sized = sized_inventory(inventory, size)
