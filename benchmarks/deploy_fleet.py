@@ -30,6 +30,7 @@ import re
 import resource
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -192,7 +193,14 @@ def hold(work: str, env: dict, inventory: str, endpoint: str, forks: int) -> Non
     path = os.path.join(work, "commands.sh")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
-    print("fleet up; source %s, then: floor; ours -e fleetops_version=1.0.0. Ctrl-C ends it." % path, flush=True)
+    print("fleet up; source %s, then: floor; ours -e fleetops_version=1.0.0. Ctrl-C or SIGTERM ends it." % path, flush=True)
+
+    def stop(_signum, _frame):
+        raise KeyboardInterrupt
+
+    # Started in the background, a process inherits SIGINT ignored: SIGTERM (and SIGINT) must still tear the fleet down.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         while True:
             time.sleep(3600)
@@ -215,7 +223,7 @@ def main() -> int:
     parser.add_argument("--json", help="write every row as JSON to this file")
     parser.add_argument("--hold", action="store_true",
                         help="set up the hosts, S3 and the DIST, write the floor/ours commands to <work>/commands.sh, then wait "
-                             "for Ctrl-C instead of measuring (to profile by hand)")
+                             "for Ctrl-C or SIGTERM instead of measuring (to profile by hand)")
     args = parser.parse_args()
     sizes = sorted({int(n) for n in args.sizes.split(",")}) if args.sizes else [args.hosts]
     if args.sizes:
