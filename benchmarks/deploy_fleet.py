@@ -183,17 +183,26 @@ def plot(rows: list[dict], path: str) -> None:
     print("plot: %s" % path)
 
 
-def hold(work: str, env: dict, inventory: str, endpoint: str, forks: int) -> None:
-    """Write the environment and the commands a measurement runs, then wait: the fleet stays up until Ctrl-C."""
+def commands(inventory: str, forks: int, endpoint: str) -> dict[str, list[str]]:
+    """The command lines of the floor, ours (without its version) and the plain playbook over ``inventory``."""
+    common = ["-i", inventory, "-f", str(forks)]
     release_vars = json.dumps({"fleetops_serial": "100%", "fleetops_s3": {"endpoint_url": endpoint}})
+    return dict(
+        floor=[os.path.join(BIN, "ansible"), *common, "fleet", "-m", "ansible.builtin.ping"],
+        ours=[os.path.join(BIN, "ansible-playbook"), *common, "fleetops.release.deploy", "-e", "fleetops_hosts=fleet",
+              "-e", "fleetops_dist=Bench.dist", "-e", "fleetops_bucket=bench", "-e", release_vars],
+        plain=[os.path.join(BIN, "ansible-playbook"), *common, os.path.join(ROOT, "benchmarks", "plain", "deploy.yml")],
+    )
+
+
+def hold(work: str, env: dict, inventory: str, endpoint: str, forks: int) -> None:
+    """Write the environment and the commands a measurement runs, then wait: the fleet stays up until Ctrl-C or SIGTERM."""
     lines = ["export %s=%s" % (key, shlex.quote(env[key])) for key in sorted(env) if key.startswith(("ANSIBLE_", "AWS_"))]
-    lines.append("floor() { %s -i %s -f %d fleet -m ansible.builtin.ping \"$@\"; }" % (os.path.join(BIN, "ansible"), inventory, forks))
-    lines.append("ours() { %s -i %s -f %d fleetops.release.deploy -e fleetops_hosts=fleet -e fleetops_dist=Bench.dist "
-                 "-e fleetops_bucket=bench -e %s \"$@\"; }" % (os.path.join(BIN, "ansible-playbook"), inventory, forks, shlex.quote(release_vars)))
+    lines += ['%s() { %s "$@"; }' % (name, shlex.join(cmd)) for name, cmd in commands(inventory, forks, endpoint).items()]
     path = os.path.join(work, "commands.sh")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
-    print("fleet up; source %s, then: floor; ours -e fleetops_version=1.0.0. Ctrl-C or SIGTERM ends it." % path, flush=True)
+    print("fleet up; source %s, then: floor; ours -e fleetops_version=1.0.0 (or plain). Ctrl-C or SIGTERM ends it." % path, flush=True)
 
     def stop(_signum, _frame):
         raise KeyboardInterrupt
@@ -330,12 +339,8 @@ def main() -> int:
             forks = forks_for(size) if args.sizes else args.forks
             sized = sized_inventory(inventory, size)
             reset_nodes(hosts_dir, size)
-            common = ["-i", sized, "-f", str(forks)]
-            release_vars = json.dumps({"fleetops_serial": "100%", "fleetops_s3": {"endpoint_url": endpoint}})
-            ours = [os.path.join(BIN, "ansible-playbook"), *common, "fleetops.release.deploy", "-e", "fleetops_hosts=fleet",
-                    "-e", "fleetops_dist=Bench.dist", "-e", "fleetops_bucket=bench", "-e", release_vars]
-            plain = [os.path.join(BIN, "ansible-playbook"), *common, os.path.join(ROOT, "benchmarks", "plain", "deploy.yml")]
-            floor = [os.path.join(BIN, "ansible"), *common, "fleet", "-m", "ansible.builtin.ping"]
+            cmd = commands(sized, forks, endpoint)
+            floor, ours, plain = cmd["floor"], cmd["ours"], cmd["plain"]
             # warm the SSH control masters once so every contestant starts from the same place
             timed(floor, env, os.path.join(work, "warm-%d.log" % size))
             measure("floor", floor, size, forks)
