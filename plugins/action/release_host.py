@@ -9,7 +9,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.plugin_utils._presign import hide_urls, sign_for_node
-from ansible_collections.fleetops.release.plugins.plugin_utils._release_host import ControllerOps
+from ansible_collections.fleetops.release.plugins.plugin_utils._release_host import ControllerOps, input_problems
 from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import ARGSPEC, Step
 from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import RunState, RunStateError
 
@@ -68,7 +68,8 @@ class ActionModule(ActionBase):
             state = RunState(args.get("run_id"))
             ops = ControllerOps(self, task_vars, args, bool(self._task.check_mode))
             step = Step(host, task_vars.get("ansible_play_batch") or [host], args["lb"], args["health"], ops, state,
-                        max_fail_percentage=args["max_fail_percentage"], lock_enabled=bool(args.get("lock")))
+                        max_fail_percentage=args["max_fail_percentage"], lock_enabled=bool(args.get("lock")),
+                        problems=input_problems(host, args))
             result.update(step.run())
         except (RunStateError, FleetopsError) as exc:
             raise AnsibleActionFail("%s: %s" % (host, exc)) from None

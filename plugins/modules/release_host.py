@@ -14,6 +14,9 @@ description:
     it
   - refuses to start when the rollout was stopped by an earlier batch, aborted (docs/abort.md) or lost its release lock;
   - renews the release lock (O(lock)) once per serial batch, in the batch's first step;
+  - checks O(deploy) against the argument spec of M(fleetops.release.dist_deploy) and each membership of O(lb) against that
+    of M(fleetops.release.lb_member), and fails the host naming the bad option before anything is touched (the deploy
+    playbook relies on this in place of the role's argument_specs task, which would cost a second task per host);
   - takes the host out of each load balancer membership in O(lb) in turn, with the capacity guard of
     M(fleetops.release.lb_member) (the drains of one batch run one host at a time, so each guard counts the drains before
     it); the first refusal or failure stops the drains;

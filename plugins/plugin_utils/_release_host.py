@@ -18,6 +18,7 @@ import typing as t
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.fleetops.release.plugins.module_utils._deploy import DIST_DEPLOY_ARGSPEC
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._lb import LB_ARGSPEC, LB_REQUIRED_IF, backend_for
 from ansible_collections.fleetops.release.plugins.module_utils._lb import run as lb_run
@@ -31,6 +32,7 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 LB_DEFAULT_KEYS = ("min_healthy", "drain_timeout", "wait_timeout")
 _LB_VALIDATOR = ArgumentSpecValidator(LB_ARGSPEC, required_if=LB_REQUIRED_IF)
 _LOCK_VALIDATOR = ArgumentSpecValidator(dict(LOCK_ARGSPEC, **S3_ARGSPEC), required_if=LOCK_REQUIRED_IF)
+_DEPLOY_VALIDATOR = ArgumentSpecValidator(dict(DIST_DEPLOY_ARGSPEC, **S3_ARGSPEC))
 
 
 def validated(validator: ArgumentSpecValidator, params: dict, where: str) -> dict:
@@ -57,6 +59,28 @@ def lb_params(membership: dict, state: str, defaults: dict, host: str, index: in
         params.pop("on_drain_timeout", None)
     params["state"] = state
     return validated(_LB_VALIDATOR, params, "fleetops_lb[%d] of %s" % (index, host))
+
+
+def input_problems(host: str, args: dict) -> list[tuple[str, str]]:
+    """What is wrong with this host's release options, as (stage, message), found on the controller before anything is drained.
+
+    The ``deploy`` options are checked against ``dist_deploy``'s own argument spec (the node checks them again, after
+    the drain, too late), and each load balancer membership against ``lb_member``'s, for both the drain and the put
+    back. The values are not used: the node expands its own paths.
+    """
+    problems = []
+    deploy = {key: value for key, value in (args.get("deploy") or {}).items() if value is not None}
+    found = _DEPLOY_VALIDATOR.validate(deploy)
+    if found.error_messages:
+        problems.append(("release", "the release options of %s (dist_deploy): %s" % (host, "; ".join(found.error_messages))))
+    defaults = args.get("lb_defaults") or {}
+    for index, membership in enumerate(args.get("lb") or []):
+        try:
+            for state in ("drained", "enabled"):
+                lb_params(membership, state, defaults, host, index)
+        except FleetopsError as exc:
+            problems.append(("load balancer", str(exc)))
+    return problems
 
 
 class ControllerOps:

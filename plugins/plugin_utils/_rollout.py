@@ -9,7 +9,9 @@ The order and its guarantees, in one place:
 
 1. A host does not start once the rollout was stopped (a batch before it failed too much), aborted, or lost its lock.
    The first step of each serial batch renews the release lock.
-2. nginx (open source) has no health checks of its own: an nginx membership needs ``health`` (a url or command).
+2. Bad options fail the host before anything is touched: the release options against ``dist_deploy``'s argument
+   spec, each load balancer membership against ``lb_member``'s. nginx (open source) has no health checks of its
+   own: an nginx membership needs ``health`` (a url or command).
 3. Each membership is drained in turn, with the capacity guard; the first refusal or failure stops the drains.
    The drains of one batch run one host at a time (the run state's lock), so each guard counts what the
    drains before it took out.
@@ -98,7 +100,8 @@ class Step:
     """One host's step. ``run()`` returns the task result."""
 
     def __init__(self, host: str, batch: t.Sequence[str], memberships: list[dict], health: dict, ops: Ops, state: RunState,
-                 max_fail_percentage: int = 0, lock_enabled: bool = False, clock: t.Callable[[], float] = time.monotonic) -> None:
+                 max_fail_percentage: int = 0, lock_enabled: bool = False, clock: t.Callable[[], float] = time.monotonic,
+                 problems: t.Sequence[tuple[str, str]] = ()) -> None:
         self.host = host
         self.batch = list(batch) or [host]
         self.key = batch_key(self.batch)
@@ -114,6 +117,7 @@ class Step:
         self.problem: dict | None = None
         self.lock_problem: str | None = None
         self.health: dict | None = None
+        self.input_problems = list(problems)
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def _timed(self, name: str, func: t.Callable[[], t.Any]) -> t.Any:
@@ -148,7 +152,9 @@ class Step:
             release = dict(stage="not started", outcome="not started", detail=why, out_of_rotation=[], timings={})
             return dict(skipped=True, changed=False, msg=why, release=release)
         nginx = [m for m in self.memberships if m.get("type") == "nginx"]
-        if nginx and not (self.health_spec.get("url") or self.health_spec.get("command")):
+        if self.input_problems:
+            self._fail(self.input_problems[0][0], "; ".join(msg for _stage, msg in self.input_problems), kept_out=False)
+        elif nginx and not (self.health_spec.get("url") or self.health_spec.get("command")):
             self._fail("load balancer", "%s is in an nginx upstream, and nginx (open source) has no health checks of its own: set "
                        "fleetops_health (a url or a command) so that the host takes traffic again only once it is healthy" % self.host,
                        kept_out=False)

@@ -346,6 +346,18 @@ def wait_view(balancer, want: dict, timeout: float = 60) -> dict:
 
 
 def faults(balancer, version: str) -> None:
+    # A bad release option fails the first host on the controller before its drain: nothing leaves rotation, no
+    # node is touched, the rollout stops.
+    before = {name: version_of(name) for name in NAMES}
+    rc, out, _s = release(write_inventory(balancer), "1.4.0", "fault-options", upgradable=["1.5.0"],
+                          extra=dict(fleetops_corrupt_policy="mend"))
+    check(rc == 2 and "corrupt_policy" in out and "fail, rebuild" in out, "a bad fleetops_corrupt_policy fails the run and says so (rc %d)" % rc,
+          out[-3000:])
+    check(balancer.view() == dict.fromkeys(NAMES, "UP"), "a bad option takes nothing out of rotation", json.dumps(balancer.view()))
+    check({name: version_of(name) for name in NAMES} == before, "a bad option changes no node", json.dumps(before))
+    check("not started" in summary_line(out, NAMES[1]), "the rollout stopped after the first host", out[-2000:])
+    REPORT.append("fleetops_corrupt_policy=mend: %s failed before its drain, nothing out of rotation, no node changed, exit 2" % NAMES[0])
+
     # A health check that never passes on h01, with h01 and h02 in one batch: h01 stays out, h02 goes back,
     # h03 is never touched, the run stops with exit 2.
     inventory = write_inventory(balancer, per_host={NAMES[0]: dict(fleetops_health=dict(url="http://%s:8080/health" % ADDRESS[NAMES[0]],

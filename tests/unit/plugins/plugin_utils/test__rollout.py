@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from ansible_collections.fleetops.release.plugins.plugin_utils._release_host import input_problems
 from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import Step, put_back_indexes
 from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import RunState, RunStateError, blocked, record, summary
 from ansible_collections.fleetops.release.plugins.plugin_utils._summary import report
@@ -140,6 +141,33 @@ def test_nginx_without_a_health_check_is_refused_before_anything_is_touched(tmp_
     ops = FakeOps()
     result = step(tmp_path, ops, lb=[NGINX])
     assert ops.calls == [] and result["failed"] and "nginx (open source) has no health checks" in result["msg"]
+
+
+def test_bad_options_fail_the_host_before_anything_is_touched_and_stop_the_rollout(tmp_path):
+    ops = FakeOps()
+    problems = [("release", "the release options of h1 (dist_deploy): value of corrupt_policy must be one of: fail, rebuild, got: mend")]
+    result = step(tmp_path, ops, lb=[HAPROXY], problems=problems)
+    assert ops.calls == [] and result["failed"] and result["msg"].startswith("release: the release options of h1")
+    assert result["release"]["stage"] == "release" and not result["release"]["deploy_ran"] and result["release"]["out_of_rotation"] == []
+    assert result["release"]["halted_rollout"]  # max_fail_percentage 0: the next batch does not start
+    row = report(["h1"], {"h1": {"deploy_result": result}})["hosts"][0]
+    assert row["outcome"] == "failed" and "corrupt_policy" in row["detail"]
+
+
+def test_input_problems_check_the_release_options_and_every_membership_before_the_drain():
+    plan = {"dist": "ProjectX.dist", "version": "1.1.0", "modules": []}
+    good = dict(deploy=dict(plan=plan, corrupt_policy="fail", endpoint_url="http://127.0.0.1:1", secret_key="s3cr3t"), lb=[HAPROXY],
+                lb_defaults=dict(min_healthy=1, drain_timeout=300, wait_timeout=60))
+    assert input_problems("h1", good) == []
+    bad = dict(good, deploy=dict(good["deploy"], corrupt_policy="mend", script_timeout="soon", surprise=1),
+               lb=[HAPROXY, {"type": "haproxy", "haproxy_backend": "web"}])
+    found = input_problems("h1", bad)
+    assert [stage for stage, _msg in found] == ["release", "load balancer"]
+    release, balancer = found[0][1], found[1][1]
+    assert "h1" in release and "corrupt_policy" in release and "script_timeout" in release and "surprise" in release
+    assert "s3cr3t" not in release
+    assert balancer.startswith("fleetops_lb[1] of h1") and "haproxy_server" in balancer
+    assert input_problems("h1", dict(good, deploy={}))[0][1].endswith("missing required arguments: plan")
 
 
 def test_an_unreachable_node_is_reported_as_unreachable_and_stays_out(tmp_path):
