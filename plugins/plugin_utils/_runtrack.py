@@ -229,11 +229,6 @@ class RunTracker:
             if name == "node_state" and result.get("version"):
                 record.version = result.get("version")
         facts = result.get("ansible_facts")
-        if isinstance(facts, dict) and status == "ok" and isinstance(facts.get("deploy_host_failed"), str):
-            # The deploy role's rescue keeps a host alive for its stop policy, but it failed: say so.
-            record.release_failed = True
-            problem = facts.get("deploy_lb_problem")
-            record.detail = _text(problem.get("msg")) if isinstance(problem, dict) and problem.get("msg") else facts["deploy_host_failed"]
         if isinstance(facts, dict) and status == "ok":
             for key in ("fleetops_run_id", "fleetops_lock_id"):
                 if isinstance(facts.get(key), str):

@@ -52,7 +52,7 @@ def outcome(result: t.Any, halted: bool = False, aborted: str | None = None) -> 
 
 
 def with_rotation(row: dict, problem: t.Any) -> dict:
-    """Fold a load balancer or health check problem (the deploy role's ``deploy_lb_problem``) into a host's outcome."""
+    """Fold a load balancer or health check problem (``release.problem`` of a release_host result) into a host's outcome."""
     if not isinstance(problem, dict) or not problem:
         return row
     where = "%s: %s" % (problem.get("stage") or "rotation", str(problem.get("msg") or "failed").strip()[:400])
@@ -93,25 +93,20 @@ def step_outcome(result: dict, halted: bool = False, aborted: str | None = None)
     return row
 
 
-def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str = "deploy_result",
-           problem_var: str = "deploy_lb_problem", aborted: str | None = None) -> dict:
-    """All hosts: per-host outcomes, counts, and printable lines."""
+def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str = "deploy_result", aborted: str | None = None) -> dict:
+    """All hosts: per-host outcomes, counts, and printable lines.
+
+    A host's ``var`` is its ``release_host`` result; a host without one (it never ran, or a batch never started) is
+    reported from what there is, usually as not started.
+    """
     rows = []
     for host in hosts:
         facts = hostvars.get(host) if isinstance(hostvars, Mapping) else None
-        if not isinstance(facts, Mapping):
-            facts = {}  # a host that never ran (or a hostvars stand-in without it)
-        if isinstance(facts.get(var), Mapping) and isinstance(facts[var].get("release"), Mapping):
-            row = step_outcome(dict(facts[var]), halted, aborted)
-            row["host"] = host
-            rows.append(row)
-            continue
-        problem = facts.get(problem_var)
-        row = with_rotation(outcome(facts.get(var), halted, aborted), problem)
-        if facts.get("deploy_lb_kept_out") and not (isinstance(problem, dict) and problem.get("kept_out")):
-            row["detail"] += " (left out of its load balancers)"
-        if facts.get("deploy_lb_already_out"):
-            row["detail"] += " (was already out of rotation in a load balancer before this run; left out)"
+        result = facts.get(var) if isinstance(facts, Mapping) else None
+        if isinstance(result, Mapping) and isinstance(result.get("release"), Mapping):
+            row = step_outcome(dict(result), halted, aborted)
+        else:
+            row = outcome(result, halted, aborted)
         row["host"] = host
         rows.append(row)
     counts: dict[str, int] = {}

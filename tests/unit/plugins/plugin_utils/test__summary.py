@@ -12,10 +12,21 @@ UPGRADED = {"changed": True, "action": "upgrade", "dist_version": "1.1.0", "step
 FAILED = {"failed": True, "msg": "deploy.sh exited 3", "stage": "script", "dist_version": "1.1.0", "node_status_after": "failure"}
 
 
+def stepped(deployed: dict | None, **release) -> dict:
+    """A release_host result: the dist_deploy result (None: the release did not run) plus ``release``."""
+    base = dict(stage="done", out_of_rotation=[], taken_out=[], already_out=False, problem=None, lock_problem=None,
+                halted_rollout=False, timings={}, health=None, deploy_ran=deployed is not None,
+                deploy_failed=bool(deployed and deployed.get("failed")), lb=[])
+    base.update(release)
+    result = dict(deployed or {"changed": False})
+    result["release"] = base
+    return result
+
+
 def test_health_check_failure_fails_an_upgraded_host_and_says_it_is_out():
-    hostvars = {"h1": {"deploy_result": UPGRADED,
-                       "deploy_lb_problem": {"stage": "health check", "msg": "Status code was 503", "kept_out": True}},
-                "h2": {"deploy_result": UPGRADED}}
+    problem = {"stage": "health check", "msg": "Status code was 503", "kept_out": True}
+    hostvars = {"h1": {"deploy_result": stepped(UPGRADED, stage="health check", problem=problem, out_of_rotation=["haproxy web"])},
+                "h2": {"deploy_result": stepped(UPGRADED)}}
     out = report(["h1", "h2"], hostvars)
     rows = {r["host"]: r for r in out["hosts"]}
     assert rows["h1"]["outcome"] == "failed" and rows["h1"]["detail"] == "health check: Status code was 503 (left out of its load balancers)"
@@ -23,24 +34,25 @@ def test_health_check_failure_fails_an_upgraded_host_and_says_it_is_out():
 
 
 def test_a_refused_drain_before_the_release_is_a_failure():
-    hostvars = {"h1": {"deploy_lb_problem": {"stage": "load balancer", "msg": "refusing to take server h1 out", "kept_out": False}}}
+    problem = {"stage": "load balancer", "msg": "refusing to take server h1 out", "kept_out": False}
+    hostvars = {"h1": {"deploy_result": stepped(None, stage="load balancer", problem=problem)}}
     row = report(["h1"], hostvars)["hosts"][0]
     assert row["outcome"] == "failed" and row["detail"] == "load balancer: refusing to take server h1 out"
 
 
 def test_a_failed_release_keeps_the_host_out_and_says_so():
-    hostvars = {"h1": {"deploy_result": FAILED, "deploy_lb_kept_out": True}}
+    hostvars = {"h1": {"deploy_result": stepped(FAILED, stage="release", out_of_rotation=["haproxy web"])}}
     row = report(["h1"], hostvars)["hosts"][0]
     assert row["outcome"] == "failed" and row["detail"].endswith("deploy.sh exited 3 (left out of its load balancers)")
 
 
 def test_hosts_without_rotation_are_as_before():
-    row = report(["h1"], {"h1": {"deploy_result": UPGRADED}})["hosts"][0]
+    row = report(["h1"], {"h1": {"deploy_result": stepped(UPGRADED)}})["hosts"][0]
     assert row["outcome"] == "upgraded" and "left out" not in row["detail"]
 
 
 def test_already_out_is_said():
-    row = report(["h1"], {"h1": {"deploy_result": UPGRADED, "deploy_lb_already_out": True}})["hosts"][0]
+    row = report(["h1"], {"h1": {"deploy_result": stepped(UPGRADED, already_out=True)}})["hosts"][0]
     assert row["outcome"] == "upgraded" and row["detail"].endswith("(was already out of rotation in a load balancer before this run; left out)")
 
 
