@@ -9,13 +9,15 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.plugin_utils._presign import hide_urls, sign_for_node
+from ansible_collections.fleetops.release.plugins.plugin_utils._recover import Recovery
 from ansible_collections.fleetops.release.plugins.plugin_utils._release_host import ControllerOps, input_problems
-from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import ARGSPEC, Step
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import ARGSPEC, ARGSPEC_OPTIONS, Step
 from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import RunState, RunStateError
 
 
 class ActionModule(ActionBase):
-    """One host's whole release in one task: drain, dist_deploy on the node, health check, put back."""
+    """One host's whole release in one task: drain, dist_deploy on the node, health check, put back (or, with
+    ``recover``, the put-back of what a release that died left out)."""
 
     TRANSFERS_FILES = False
     _requires_connection = True
@@ -61,9 +63,14 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        _spec, args = self.validate_argument_spec(argument_spec=ARGSPEC)
+        _spec, args = self.validate_argument_spec(argument_spec=ARGSPEC, **ARGSPEC_OPTIONS)
         task_vars = task_vars or {}
         host = task_vars.get("inventory_hostname", "?")
+        if args.get("recover") is not None:
+            # A dead run's put-back: node active, health check, enable what the lock record names (plugin_utils/_recover.py).
+            ops = ControllerOps(self, task_vars, args, bool(self._task.check_mode))
+            result.update(Recovery(host, args["lb"], args["recover"], args["health"], ops).run())
+            return result
         try:
             state = RunState(args.get("run_id"))
             ops = ControllerOps(self, task_vars, args, bool(self._task.check_mode))

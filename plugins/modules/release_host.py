@@ -56,8 +56,8 @@ options:
   deploy:
     description:
       - The options of M(fleetops.release.dist_deploy) for this host (V(plan), V(upgradable), V(restart), node paths, S3 options).
+      - Required unless O(recover) is given.
     type: dict
-    required: true
   lb:
     description:
       - The host's load balancer memberships (C(fleetops_lb)), each a dict of M(fleetops.release.lb_member) options.
@@ -92,6 +92,17 @@ options:
         V(prefix), V(ttl), V(run_id), V(carry) (what a dead run left out and is still out), V(s3) (S3 options).
       - Without it nothing is noted.
     type: dict
+  recover:
+    description:
+      - Instead of a release, put back what a release that died left this host out of, as the deploy playbook does before
+        its own release when it takes over the lock of a dead run (docs/abort.md). The value is the list of indexes into O(lb)
+        that the dead run's lock record names.
+      - The node must be C(active) (read with M(fleetops.release.node_state), through the task's connection; the node
+        paths come from O(deploy) when given) and pass the health check (O(health), the same check a release makes) if the
+        host has one; each named membership is then enabled. An nginx membership without a health check stays out.
+      - What is not put back is returned in RV(recovery.still_out) and stays in the lock's note for the next run.
+    type: list
+    elements: int
 notes:
   - The role C(fleetops.release.deploy) sets every option from the C(fleetops_*) variables; call this directly only to
     build a different rollout.
@@ -112,9 +123,32 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+recovery:
+  description: With O(recover), what was put back and what stays out.
+  returned: with O(recover)
+  type: dict
+  contains:
+    put_back:
+      description: The memberships enabled again, by their labels (V(haproxy web)).
+      type: list
+      elements: str
+    still_out:
+      description: The indexes into O(lb) that stay out (node not active, health check failed, nginx without a check, a put-back that failed).
+      type: list
+      elements: int
+    node_status:
+      description: The node's status (C(active), C(maintain), ...), or null when it could not be read.
+      type: str
+    health:
+      description: The health check's V(ok), V(attempts) and V(msg); null when the host has none or it did not run.
+      type: dict
+    msgs:
+      description: One line per membership or host that stays out, saying why.
+      type: list
+      elements: str
 release:
   description: How the step went.
-  returned: always
+  returned: without O(recover)
   type: dict
   contains:
     stage:

@@ -112,6 +112,12 @@ class ControllerOps:
     def deploy(self) -> dict:
         return self.action.run_on_node("fleetops.release.dist_deploy", self.args["deploy"], self.task_vars)
 
+    def node_status(self) -> dict:
+        """The node's ``images.yaml`` as node_state reads it, through the task's connection (no S3, nothing signed)."""
+        state_file = (self.args.get("deploy") or {}).get("state_file")
+        return self.action.run_on_node("fleetops.release.node_state", dict(state_file=state_file) if state_file else {}, self.task_vars,
+                                       sign=False)
+
     def _command(self, command: str) -> tuple[int, str]:
         result = self.action.run_on_node("ansible.builtin.command", {"_raw_params": command}, self.task_vars, sign=False)
         if result.get("unreachable"):

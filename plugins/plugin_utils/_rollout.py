@@ -41,7 +41,8 @@ from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import 
 
 ARGSPEC: dict[str, dict[str, t.Any]] = dict(
     run_id=dict(type="str"),
-    deploy=dict(type="dict", required=True),
+    deploy=dict(type="dict"),
+    recover=dict(type="list", elements="int"),
     lb=dict(type="list", elements="dict", default=[]),
     lb_defaults=dict(type="dict", default={}),
     health=dict(type="dict", default={}),
@@ -50,6 +51,8 @@ ARGSPEC: dict[str, dict[str, t.Any]] = dict(
     max_fail_percentage=dict(type="int", default=0),
     lock=dict(type="dict"),
 )
+
+ARGSPEC_OPTIONS: dict[str, t.Any] = dict(required_one_of=[("deploy", "recover")])
 
 STAGES = ("not started", "load balancer", "lock", "release", "health check", "put back", "done", "orphaned")
 

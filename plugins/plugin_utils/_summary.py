@@ -121,19 +121,19 @@ def report(hosts: list[str], hostvars: t.Mapping, halted: bool = False, var: str
 def still_out(recover: t.Any, hostvars: t.Mapping, var: str = "deploy_recovered") -> dict:
     """Of what a run that died left out of rotation (host -> membership indexes), what the put-back did not restore.
 
-    A host counts as restored only when its put-back ran for every membership and none failed.
+    ``var`` is the host's ``release_host`` result with ``recover`` (its ``recovery.still_out``); a host without one
+    (unreachable, or its step failed) keeps every index it had.
     """
     out = {}
     for host, indexes in (recover.items() if isinstance(recover, Mapping) else []):
         facts = hostvars.get(host) if isinstance(hostvars, Mapping) else None
         result = facts.get(var) if isinstance(facts, Mapping) else None
-        done = isinstance(result, Mapping) and not any(result.get(k) for k in ("failed", "unreachable", "skipped"))
-        items = result.get("results") if isinstance(result, Mapping) else None
-        if done and isinstance(items, list):
-            done = len(items) == len(indexes) and all(
-                isinstance(r, Mapping) and not any(r.get(k) for k in ("failed", "unreachable", "skipped")) for r in items)
-        if not done:
-            out[host] = list(indexes)
+        recovery = result.get("recovery") if isinstance(result, Mapping) and not (result.get("failed") or result.get("unreachable")) else None
+        left = list(indexes)
+        if isinstance(recovery, Mapping) and isinstance(recovery.get("still_out"), list):
+            left = [index for index in recovery["still_out"] if index in left]
+        if left:
+            out[host] = left
     return out
 
 

@@ -92,11 +92,14 @@ def test_lock_scope_explicit_inventory_and_fallbacks():
 
 def test_still_out_keeps_hosts_not_fully_put_back():
     from ansible_collections.fleetops.release.plugins.plugin_utils._summary import still_out
-    ok = {"changed": True, "results": [{"changed": True}, {"changed": True}]}
-    hostvars = {"a": {"deploy_recovered": ok},
-                "b": {"deploy_recovered": {"skipped": True, "results": []}},
-                "c": {"deploy_recovered": {"failed": True, "results": [{"failed": True}, {"changed": True}]}},
-                "d": {"deploy_recovered": {"results": [{"changed": True}, {"skipped": True}]}},
+
+    def recovered(*left):
+        return {"changed": True, "recovery": {"put_back": [], "still_out": list(left), "node_status": "active", "health": None, "msgs": []}}
+
+    hostvars = {"a": {"deploy_recovered": recovered()},
+                "b": {"deploy_recovered": recovered(0)},
+                "c": {"deploy_recovered": {"failed": True, "msg": "the step failed", "recovery": {"still_out": []}}},
+                "d": {"deploy_recovered": recovered(1)},
                 "e": {}}
     recover = {"a": [0, 1], "b": [0], "c": [0, 1], "d": [0, 1], "e": [2], "f": [0]}
-    assert still_out(recover, hostvars) == {"b": [0], "c": [0, 1], "d": [0, 1], "e": [2], "f": [0]}
+    assert still_out(recover, hostvars) == {"b": [0], "c": [0, 1], "d": [1], "e": [2], "f": [0]}
