@@ -51,6 +51,11 @@ def process_run_id() -> str:
     return _RUN_IDS.setdefault(os.getpid(), new_run_id())
 
 
+def playbook_run_id() -> str:
+    """The run's id seen from a worker (a fork of ansible-playbook): the callbacks' id when they gave one, else a new one."""
+    return _RUN_IDS.get(os.getppid()) or _RUN_IDS.get(os.getpid()) or new_run_id()
+
+
 def _result_data(result: t.Any) -> dict:
     data = result.result if hasattr(type(result), "result") else result._result  # 2.19 public name, then the older one
     return data if isinstance(data, dict) else {}
