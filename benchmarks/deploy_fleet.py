@@ -204,12 +204,6 @@ def hold(work: str, env: dict, inventory: str, endpoint: str, forks: int) -> Non
         handle.write("\n".join(lines) + "\n")
     print("fleet up; source %s, then: floor; ours -e fleetops_version=1.0.0 (or plain). Ctrl-C or SIGTERM ends it." % path, flush=True)
 
-    def stop(_signum, _frame):
-        raise KeyboardInterrupt
-
-    # Started in the background, a process inherits SIGINT ignored: SIGTERM (and SIGINT) must still tear the fleet down.
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
         while True:
             time.sleep(3600)
@@ -239,6 +233,12 @@ def main() -> int:
         args.hosts = max(sizes)
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces)")
+    def stop(_signum, _frame):
+        raise KeyboardInterrupt
+
+    # SIGTERM (and SIGINT, which a background start inherits ignored) tears the fleet down, in a measuring run as in --hold.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     work = tempfile.mkdtemp(prefix="fleetops-fleet-")
     hosts_dir = os.path.join(work, "hosts")
     procs: list[subprocess.Popen] = []
