@@ -9,9 +9,9 @@ name: run_id
 short_description: The id of this ansible-playbook run
 version_added: 0.2.0
 description:
-  - Returns the id this C(ansible-playbook) run goes by, C(<UTC time>-<5 digits>) (for example C(20261122T160637Z-02814)):
+  - "Returns the id this C(ansible-playbook) run goes by, C(<UTC time>-<5 digits>), for example C(20261122T160637Z-02814):
     the one the C(fleetops.release.audit) and C(fleetops.release.recap_alert) callbacks give the run when they are enabled,
-    otherwise a new one.
+    otherwise a new one."
   - The deploy playbook keeps it as C(fleetops_run_id); it names the run-state file, every node's history entry and log
     directory, the release lock's holder and the audit record.
 options: {}
