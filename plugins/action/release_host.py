@@ -4,13 +4,15 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
+import typing as t
+
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure, AnsibleUndefinedVariable, AnsibleValueOmittedError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.plugin_utils._presign import hide_urls, sign_for_node
 from ansible_collections.fleetops.release.plugins.plugin_utils._recover import Recovery
-from ansible_collections.fleetops.release.plugins.plugin_utils._release_host import ControllerOps, input_problems
+from ansible_collections.fleetops.release.plugins.plugin_utils._release_host import ControllerOps, input_problems, options_from_role_vars
 from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import ARGSPEC, ARGSPEC_OPTIONS, Step
 from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import RunState, RunStateError
 
@@ -60,9 +62,25 @@ class ActionModule(ActionBase):
         result = executor.run()
         return {key: value for key, value in result.items() if not key.startswith("_ansible")}
 
+    def role_vars(self, task_vars: dict) -> dict:
+        """The options the task leaves out, from the deploy role's variables (``role_vars``); what the task gives wins."""
+        def value(name: str, where: t.Any = task_vars):
+            try:
+                return self._templar.template(where[name]) if name in where else None
+            except (AnsibleValueOmittedError, AnsibleUndefinedVariable):
+                return None  # default(omit), or a default that reads what the controller play never set
+
+        hostvars = task_vars.get("hostvars") or {}
+        controller = hostvars["localhost"] if "localhost" in hostvars else {}
+        found = options_from_role_vars(value, lambda name: value(name, controller))
+        found.update((key, item) for key, item in self._task.args.items() if key != "role_vars")
+        return found
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
+        if self._task.args.get("role_vars"):
+            self._task.args = self.role_vars(task_vars or {})
         _spec, args = self.validate_argument_spec(argument_spec=ARGSPEC, **ARGSPEC_OPTIONS)
         task_vars = task_vars or {}
         host = task_vars.get("inventory_hostname", "?")

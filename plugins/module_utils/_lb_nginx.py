@@ -455,7 +455,10 @@ class NginxBackend:
             if not _cmdline(master).startswith(MASTER):
                 raise LbError("nginx master %d exited while reloading after %s in %s; %s is restored"
                               % (master, what, self.path, self.path))
-            if any(pid not in before for pid, _started in self._workers(master)[0]):
+            # Loaded once every current worker is a new one (the old ones exit or say they are shutting down): with the
+            # first new worker alone, an old one may still be serving, and the member reads as a reload pending.
+            current = self._workers(master)[0]
+            if current and all(pid not in before for pid, _started in current):
                 return
             time.sleep(0.05)
         said = _tail(log, offset)

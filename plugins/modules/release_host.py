@@ -56,7 +56,7 @@ options:
   deploy:
     description:
       - The options of M(fleetops.release.dist_deploy) for this host (V(plan), V(upgradable), V(restart), node paths, S3 options).
-      - Required unless O(recover) is given.
+      - Required unless O(recover) or O(role_vars) is given.
     type: dict
   lb:
     description:
@@ -103,9 +103,19 @@ options:
       - What is not put back is returned in RV(recovery.still_out) and stays in the lock's note for the next run.
     type: list
     elements: int
+  role_vars:
+    description:
+      - Take every option the task does not give from the variables of the C(fleetops.release.deploy) role's C(main) entry
+        point (C(deploy_plan), C(deploy_upgradable), C(deploy_lb), C(deploy_health), C(deploy_node_paths), C(deploy_s3), ...,
+        see C(ansible-doc -t role fleetops.release.deploy)) and the release lock from the facts its C(lock) entry point set
+        on C(localhost). The role's task is this option alone.
+      - The variables are read in the action, each templated once; a task that spelled out every option in Jinja would
+        compile each of those templates again on every host.
+    type: bool
+    default: false
 notes:
-  - The role C(fleetops.release.deploy) sets every option from the C(fleetops_*) variables; call this directly only to
-    build a different rollout.
+  - The role C(fleetops.release.deploy) runs this with O(role_vars=true), from the C(fleetops_*) variables of the deploy
+    playbook; call this directly only to build a different rollout.
 """
 
 EXAMPLES = r"""

@@ -13,6 +13,7 @@ Load balancer memberships and the lock's note run in the action's own process on
 
 from __future__ import annotations
 
+import functools
 import os
 import typing as t
 
@@ -59,6 +60,50 @@ def lb_params(membership: dict, state: str, defaults: dict, host: str, index: in
         params.pop("on_drain_timeout", None)
     params["state"] = state
     return validated(_LB_VALIDATOR, params, "fleetops_lb[%d] of %s" % (index, host))
+
+
+# The deploy role's variables behind each option (role_vars): dist_deploy's options, then the rest of the step's.
+ROLE_DEPLOY_VARS = (("plan", "deploy_plan"), ("upgradable", "deploy_upgradable"), ("restart", "deploy_restart"),
+                    ("converge", "deploy_converge"), ("run_id", "deploy_run_id"), ("script_timeout", "deploy_script_timeout"),
+                    ("stale_after", "deploy_stale_after"), ("keep_versions", "deploy_keep_versions"),
+                    ("corrupt_policy", "deploy_corrupt_policy"))
+NODE_PATH_KEYS = ("state_file", "cache_dir", "modules_dir", "log_dir")
+S3_KEYS = ("endpoint_url", "region", "profile", "access_key", "secret_key", "session_token")
+ROLE_STEP_VARS = (("lb", "deploy_lb"), ("health", "deploy_health"), ("health_retries", "deploy_health_retries"),
+                  ("health_delay", "deploy_health_delay"), ("max_fail_percentage", "deploy_max_fail_percentage"))
+ROLE_LB_DEFAULT_VARS = (("min_healthy", "deploy_lb_min_healthy"), ("drain_timeout", "deploy_lb_drain_timeout"),
+                        ("wait_timeout", "deploy_lb_wait_timeout"))
+
+
+def first(*values: t.Any) -> t.Any:
+    """The first value that is defined (not None), as Jinja's ``default()`` chains pick it: an empty string counts."""
+    return next((v for v in values if v is not None), None)
+
+
+def options_from_role_vars(value: t.Callable[[str], t.Any], controller: t.Callable[[str], t.Any]) -> dict:
+    """The step's options from the deploy role's variables, as its ``main`` entry point documents them.
+
+    ``value(name)`` is a variable of this host (None when undefined), ``controller(name)`` one of ``localhost`` (the facts
+    the controller play set: the lock's lease, scope and carry). Read here, in Python, each variable is templated once, and
+    only when it is one: a task with some forty Jinja arguments costs a compile of each, on every host.
+    """
+    value = functools.lru_cache(maxsize=None)(value)  # each variable is templated once, however often it is asked for
+    deploy = {option: value(var) for option, var in ROLE_DEPLOY_VARS if value(var) is not None}
+    for source, keys in ((value("deploy_node_paths"), NODE_PATH_KEYS), (value("deploy_s3"), S3_KEYS)):
+        if isinstance(source, t.Mapping):
+            deploy.update((key, source[key]) for key in keys if source.get(key) is not None)
+    options: dict[str, t.Any] = dict(run_id=deploy.get("run_id"), deploy=deploy)
+    options.update((option, value(var)) for option, var in ROLE_STEP_VARS if value(var) is not None)
+    options["lb_defaults"] = {option: value(var) for option, var in ROLE_LB_DEFAULT_VARS if value(var) is not None}
+    lease = controller("deploy_lock_lease")
+    if lease is not None:
+        scope = controller("deploy_lock_scope") or {}
+        options["lock"] = dict(
+            lease=lease, project=scope.get("project", ""), environment=scope.get("environment", ""),
+            bucket=first(value("fleetops_lock_bucket"), value("fleetops_bucket"), ""), prefix=first(value("fleetops_lock_prefix"), ""),
+            path=first(value("fleetops_lock_path"), ""), ttl=first(value("fleetops_lock_ttl"), 3600), run_id=deploy.get("run_id"),
+            carry=controller("deploy_lock_carry") or {}, s3=value("fleetops_s3") or {})
+    return options
 
 
 def input_problems(host: str, args: dict) -> list[tuple[str, str]]:

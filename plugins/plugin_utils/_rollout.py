@@ -43,6 +43,7 @@ ARGSPEC: dict[str, dict[str, t.Any]] = dict(
     run_id=dict(type="str"),
     deploy=dict(type="dict"),
     recover=dict(type="list", elements="int"),
+    role_vars=dict(type="bool", default=False),
     lb=dict(type="list", elements="dict", default=[]),
     lb_defaults=dict(type="dict", default={}),
     health=dict(type="dict", default={}),

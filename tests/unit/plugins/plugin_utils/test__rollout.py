@@ -292,3 +292,28 @@ def test_a_step_whose_playbook_died_during_the_drain_does_not_release(tmp_path):
     result = step(tmp_path, ops, lb=[HAPROXY], health={"url": "http://h1/health"})
     assert ("deploy",) not in ops.calls and ("lb", "haproxy", "enabled") not in ops.calls
     assert result["release"]["stage"] == "orphaned"
+
+
+def test_role_vars_give_every_option_the_role_task_spelled_out():
+    from ansible_collections.fleetops.release.plugins.plugin_utils._release_host import options_from_role_vars
+
+    plan = {"dist": "ProjectX.dist", "version": "1.1.0", "modules": []}
+    host = dict(deploy_plan=plan, deploy_upgradable=["1.0.0"], deploy_restart=False, deploy_converge=False, deploy_run_id="r1",
+                deploy_script_timeout=600, deploy_stale_after=3600, deploy_keep_versions=3, deploy_corrupt_policy="fail",
+                deploy_node_paths={"state_file": "/srv/images.yaml", "other": "x"}, deploy_s3={"endpoint_url": "http://127.0.0.1:9", "secret_key": None},
+                deploy_lb=[HAPROXY], deploy_lb_min_healthy=2, deploy_lb_drain_timeout=300, deploy_lb_wait_timeout=60,
+                deploy_health={"url": "http://10.0.0.1/health"}, deploy_health_retries=10, deploy_health_delay=2,
+                deploy_max_fail_percentage=0, fleetops_bucket="releases", fleetops_lock_bucket="", fleetops_s3={"region": "eu-west-1"})
+    controller = dict(deploy_lock_lease={"token": "t"}, deploy_lock_scope={"project": "P", "environment": "prod"}, deploy_lock_carry={"h9": [0]})
+    options = options_from_role_vars(host.get, controller.get)
+    assert options["run_id"] == "r1" and options["deploy"] == dict(
+        plan=plan, upgradable=["1.0.0"], restart=False, converge=False, run_id="r1", script_timeout=600, stale_after=3600, keep_versions=3,
+        corrupt_policy="fail", state_file="/srv/images.yaml", endpoint_url="http://127.0.0.1:9")
+    assert options["lb"] == [HAPROXY] and options["lb_defaults"] == dict(min_healthy=2, drain_timeout=300, wait_timeout=60)
+    assert options["health"] == {"url": "http://10.0.0.1/health"} and options["health_retries"] == 10 and options["max_fail_percentage"] == 0
+    # An empty fleetops_lock_bucket keeps the lock in a local file, as default() kept it: it does not fall back to the bucket.
+    assert options["lock"] == dict(lease={"token": "t"}, project="P", environment="prod", bucket="", prefix="", path="", ttl=3600, run_id="r1",
+                                   carry={"h9": [0]}, s3={"region": "eu-west-1"})
+    # No lease (the lock is off, or check mode): no lock option; undefined variables are left to the option defaults.
+    bare = options_from_role_vars({"deploy_plan": plan}.get, {}.get)
+    assert "lock" not in bare and bare["deploy"] == {"plan": plan} and bare["lb_defaults"] == {} and "lb" not in bare
