@@ -233,6 +233,7 @@ def main() -> int:
         args.hosts = max(sizes)
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces)")
+
     def stop(_signum, _frame):
         raise KeyboardInterrupt
 

@@ -71,4 +71,3 @@ def test_indexes_the_host_no_longer_has_are_skipped_and_a_host_that_never_ran_st
     result = Recovery("h1", [HAPROXY], [0, 3, "x"], {}, ops).run()
     assert ops.calls == [("node",), ("lb", "haproxy", "enabled")] and result["recovery"]["still_out"] == []
     assert still_out({"h1": [0], "h2": [1]}, {"h1": {"deploy_recovered": result}, "h2": {}}) == {"h2": [1]}
-
