@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import membership_label
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import _bad, membership_label
 
 
 class RecoverOps(t.Protocol):
@@ -30,10 +30,6 @@ class RecoverOps(t.Protocol):
     def node_status(self) -> dict: ...
 
     def health(self) -> dict: ...
-
-
-def _bad(result: t.Any) -> bool:
-    return not isinstance(result, dict) or bool(result.get("failed") or result.get("unreachable"))
 
 
 class Recovery:
@@ -47,11 +43,11 @@ class Recovery:
         self.health_spec = health or {}
         self.ops = ops
 
-    def _stays_out(self, why: str, node_status: t.Any, health: dict | None, msgs: list[str] | None = None) -> dict:
+    def _stays_out(self, why: str, node_status: t.Any, health: dict | None) -> dict:
         msg = ("%s was left out of its load balancers by a release that died, and is not %s: it stays out; put it back "
                "with lb_member state=enabled once it is" % (self.host, why))
         return dict(changed=False, msg=msg, recovery=dict(put_back=[], still_out=list(self.indexes), node_status=node_status,
-                                                          health=health, msgs=(msgs or []) + [msg]))
+                                                          health=health, msgs=[msg]))
 
     def run(self) -> dict:
         node = self.ops.node_status()
