@@ -101,9 +101,9 @@ from ansible_collections.fleetops.release.plugins.plugin_utils._recap_alert impo
 
 def _store_factory(endpoint_url: str | None, region: str | None, profile: str | None) -> t.Callable[[], t.Any]:
     def make() -> t.Any:
-        from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store  # pylint: disable=import-outside-toplevel
+        from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store  # pylint: disable=import-outside-toplevel
 
-        return S3Store(dict(endpoint_url=endpoint_url, region=region, profile=profile, retries=1, connect_timeout=3.0, read_timeout=10.0))
+        return open_store(dict(endpoint_url=endpoint_url, region=region, profile=profile, retries=1, connect_timeout=3.0, read_timeout=10.0))
     return make
 
 

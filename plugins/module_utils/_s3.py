@@ -9,21 +9,37 @@ Works against AWS and S3-compatible stores (``endpoint_url``). Retries use
 botocore's ``standard`` mode (exponential backoff with jitter on throttling,
 5xx and connection errors). Errors name ``s3://bucket/key`` and never carry
 credentials or signed URLs.
+
+``open_store`` is how callers get a store: for an explicit endpoint with plain
+keys it is _s3_http.HttpStore (the standard library, no boto3 import, the same
+contract), else this module's boto3 S3Store. boto3 is imported only when a
+boto3 client is built.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import typing as t
-
-try:
-    import boto3
-    import botocore.exceptions
-    from botocore.config import Config
-except ImportError:  # reported by require_boto3()
-    boto3 = None
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
 from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._sigv4 import Signer
+
+
+
+class _NeverRaised(Exception):
+    """Stands in for botocore's exception classes until botocore is imported, so ``except`` clauses stay valid."""
+
+
+class _BotocoreNotImported:
+    class exceptions:  # noqa: N801 - mirrors the botocore.exceptions module
+        BotoCoreError = ClientError = EndpointConnectionError = ReadTimeoutError = _NeverRaised
+        ConnectTimeoutError = NoCredentialsError = ConnectionError = HTTPClientError = _NeverRaised
+
+
+boto3: t.Any = None
+botocore: t.Any = _BotocoreNotImported
+Config: t.Any = None
 
 S3_OPTION_NAMES = tuple(S3_ARGSPEC)
 
@@ -42,11 +58,46 @@ class WriteConflict(S3Error):
     """S3 answered 409 ConditionalRequestConflict: another conditional write to the key was in flight."""
 
 
-def require_boto3() -> str | None:
-    """None when boto3 is importable, else the reason for the user."""
+def _import_boto3() -> bool:
+    """Import boto3 and botocore into this module's globals on first use; False when they are not installed."""
+    global boto3, botocore, Config  # pylint: disable=global-statement
     if boto3 is None:
-        return "boto3 is required for direct S3 access (or use presigned URLs, which need no boto3 on the node)"
+        try:
+            import boto3 as _boto3  # pylint: disable=import-outside-toplevel
+            import botocore.exceptions  # pylint: disable=import-outside-toplevel,redefined-outer-name
+            from botocore.config import Config as _Config  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            return False
+        boto3, Config = _boto3, _Config
+    return True
+
+
+BOTO3_MISSING = ("boto3 is required for S3 access through a profile, an instance role or AWS's own endpoints "
+                 "(an explicit endpoint_url with access keys needs none; nodes fetching presigned URLs need none)")
+
+
+def require_boto3() -> str | None:
+    """None when boto3 is installed, else the reason for the user."""
+    if boto3 is None and importlib.util.find_spec("boto3") is None:
+        return BOTO3_MISSING
     return None
+
+
+def store_problem(options: dict[str, t.Any]) -> str | None:
+    """None when ``open_store(options)`` can work here, else the reason (boto3 is needed and missing)."""
+    if Signer.from_options(options) is not None:
+        return None
+    return require_boto3()
+
+
+def open_store(options: dict[str, t.Any]):
+    """The store for these S3 options: the standard-library one where its signer applies, else boto3's S3Store."""
+    signer = Signer.from_options(options)
+    if signer is not None:
+        from ansible_collections.fleetops.release.plugins.module_utils._s3_http import HttpStore  # pylint: disable=import-outside-toplevel
+
+        return HttpStore(options, signer)
+    return S3Store(options)
 
 
 def s3_url(bucket: str, key: str = "") -> str:
@@ -63,9 +114,8 @@ class S3Store:
     @property
     def client(self):
         if self._client is None:
-            reason = require_boto3()
-            if reason:
-                raise S3Error(reason)
+            if not _import_boto3():
+                raise S3Error(BOTO3_MISSING)
             opts = self.options
             try:
                 session = boto3.session.Session(
@@ -94,6 +144,7 @@ class S3Store:
 
     # -- error translation -------------------------------------------------------------
     def _fail(self, exc: Exception, what: str) -> S3Error:
+        _import_boto3()
         if isinstance(exc, botocore.exceptions.ClientError):
             err = exc.response.get("Error", {})
             code = str(err.get("Code", "?"))
@@ -115,6 +166,7 @@ class S3Store:
 
     @staticmethod
     def _is_not_found(exc: Exception) -> bool:
+        _import_boto3()
         if isinstance(exc, botocore.exceptions.ClientError):
             return str(exc.response.get("Error", {}).get("Code")) in NOT_FOUND_CODES
         return False

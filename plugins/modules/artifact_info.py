@@ -95,7 +95,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._catalog import describe, module_names
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3Store, require_boto3
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store, store_problem
 
 
 def main() -> None:
@@ -107,10 +107,10 @@ def main() -> None:
     )
     argument_spec.update(S3_ARGSPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if require_boto3():
-        module.fail_json(msg=require_boto3())
     p = module.params
-    store = S3Store(p)
+    if store_problem(p):
+        module.fail_json(msg=store_problem(p))
+    store = open_store(p)
     try:
         names = p["modules"] or module_names(store, p["bucket"])
         modules = [describe(store, p["bucket"], name, p["latest"], p["include_developer"]) for name in names]

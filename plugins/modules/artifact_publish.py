@@ -217,7 +217,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._publish import PublishError, Source, publish
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3_OPTION_NAMES, S3Store, require_boto3
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3_OPTION_NAMES, S3Store, open_store, store_problem
 
 TARGET_OPTIONS = ("endpoint_url", "region", "profile", "access_key", "secret_key", "session_token")
 
@@ -248,15 +248,20 @@ def main() -> None:
         required_one_of=[("paths", "archive"), ("bucket", "targets")],
         required_if=[("kind", "src", ["bin_name"])],
     )
-    if require_boto3():
-        module.fail_json(msg=require_boto3())
     params = module.params
     targets = params["targets"] or [dict(bucket=params["bucket"])]
 
-    def store_for(target: dict) -> S3Store:
+    def options_for(target: dict) -> dict:
         options = {name: params[name] for name in S3_OPTION_NAMES}
         options.update({name: target[name] for name in TARGET_OPTIONS if target.get(name)})
-        return S3Store(options)
+        return options
+
+    for target in targets:
+        if store_problem(options_for(target)):
+            module.fail_json(msg=store_problem(options_for(target)))
+
+    def store_for(target: dict) -> S3Store:
+        return open_store(options_for(target))
 
     try:
         source = Source(params["kind"], params["name"], params["channel"], bin_name=params["bin_name"], paths=params["paths"],

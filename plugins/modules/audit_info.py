@@ -202,17 +202,17 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._audit import AUDIT_ARGSPEC, audit_info
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store, require_boto3
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store, store_problem
 from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=dict(AUDIT_ARGSPEC, **S3_ARGSPEC), required_one_of=[("path", "bucket")], supports_check_mode=True)
-    if module.params["bucket"] and require_boto3():
-        module.fail_json(msg=require_boto3())
+    if module.params["bucket"] and store_problem(module.params):
+        module.fail_json(msg=store_problem(module.params))
 
     def call() -> dict:
-        result = audit_info(module.params, S3Store)
+        result = audit_info(module.params, open_store)
         for warning in result.pop("warnings"):
             module.warn(warning)
         return result

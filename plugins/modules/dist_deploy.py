@@ -262,14 +262,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._deploy import DIST_DEPLOY_ARGSPEC, Deployer
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3Store
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store
 
 
 def main() -> None:
     argument_spec = dict(DIST_DEPLOY_ARGSPEC)
     argument_spec.update(S3_ARGSPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    finish(module, Deployer(module.params, lambda: S3Store(module.params), module.check_mode, warn=module.warn).run)
+    finish(module, Deployer(module.params, lambda: open_store(module.params), module.check_mode, warn=module.warn).run)
 
 
 if __name__ == "__main__":

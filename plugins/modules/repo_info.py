@@ -173,7 +173,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._plan import Catalog, build_plan, presign_plan
 from ansible_collections.fleetops.release.plugins.module_utils._repoinfo import parse
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3Store, require_boto3
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store, store_problem
 
 MAX_FILE = 64 * 1024
 
@@ -183,9 +183,9 @@ def run(module: AnsibleModule) -> dict:
     kind = None if p["kind"] == "auto" else p["kind"]
     store = catalog = None
     if p["bucket"]:
-        if require_boto3():
-            raise FleetopsError(require_boto3())
-        store = S3Store(p)
+        if store_problem(p):
+            raise FleetopsError(store_problem(p))
+        store = open_store(p)
         catalog = Catalog(store, p["bucket"], allow_unverified=p["allow_unverified"], pin_versions=p["pin_versions"])
     if p["path"]:
         try:

@@ -195,7 +195,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import NODE_FETCH_ARGSPEC, run
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3Store
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store
 
 
 def main() -> None:
@@ -203,7 +203,7 @@ def main() -> None:
     argument_spec.update(S3_ARGSPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, required_one_of=[("plan", "artifacts")])
     try:
-        result = run(module.params, lambda: S3Store(module.params), module.check_mode,
+        result = run(module.params, lambda: open_store(module.params), module.check_mode,
                      validate_certs=module.params["validate_certs"])
     except FleetopsError as exc:
         module.fail_json(msg=str(exc))

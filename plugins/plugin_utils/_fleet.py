@@ -661,9 +661,9 @@ def parse_source(spec: t.Any, config_path: str, render: t.Callable[[str], t.Any]
 
 def _s3_store(options: dict) -> t.Any:
     # boto3 is imported only when an S3 source is read: it costs a third of a second
-    from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store  # pylint: disable=import-outside-toplevel
+    from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store  # pylint: disable=import-outside-toplevel
 
-    return S3Store(options)
+    return open_store(options)
 
 
 def read_source(source: Source, store_factory: t.Callable[[dict], t.Any] = _s3_store) -> str:

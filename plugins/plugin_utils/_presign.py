@@ -13,7 +13,7 @@ import typing as t
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import NODE_FETCH_ARGSPEC, plan_walk, url_id, wanted
 from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
-from ansible_collections.fleetops.release.plugins.plugin_utils._sigv4 import Signer
+from ansible_collections.fleetops.release.plugins.module_utils._sigv4 import Signer
 
 # What never travels to a node that fetches by URL.
 CONTROLLER_ONLY = ("endpoint_url", "region", "profile", "access_key", "secret_key", "session_token")

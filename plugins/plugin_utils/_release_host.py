@@ -25,7 +25,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._lb import LB_ARG
 from ansible_collections.fleetops.release.plugins.module_utils._lb import run as lb_run
 from ansible_collections.fleetops.release.plugins.module_utils._lock import LOCK_ARGSPEC, LOCK_REQUIRED_IF, LockError
 from ansible_collections.fleetops.release.plugins.module_utils._lock import run as lock_run
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store
 from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
 from ansible_collections.fleetops.release.plugins.plugin_utils import _abort, _health
 
@@ -211,7 +211,7 @@ class ControllerOps:
             if lock.get(key):
                 params[key] = lock[key]
         try:
-            result = lock_run(validated(_LOCK_VALIDATOR, params, "the release lock"), False, S3Store)
+            result = lock_run(validated(_LOCK_VALIDATOR, params, "the release lock"), False, open_store)
         except LockError as exc:
             return str(exc)
         except FleetopsError as exc:

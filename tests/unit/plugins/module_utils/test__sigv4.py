@@ -13,7 +13,7 @@ import botocore.session
 import pytest
 from botocore.config import Config
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._sigv4 import Signer
+from ansible_collections.fleetops.release.plugins.module_utils._sigv4 import Signer
 
 NOW = datetime.datetime(2026, 11, 22, 6, 5, 4, tzinfo=datetime.UTC)
 
@@ -66,3 +66,46 @@ def test_from_options_leaves_profiles_and_roles_to_boto3(monkeypatch):
     assert Signer.from_options({"profile": "prod", "access_key": "K", "secret_key": "S", "endpoint_url": "http://s3"}) is None
     assert Signer.from_options({"endpoint_url": "http://s3"}) is None
     assert Signer.from_options({"access_key": "K", "secret_key": "S"}) is None, "AWS's own endpoint resolution is boto3's job"
+
+
+def botocore_authorization(method, url, region, headers, body, token=None):
+    """botocore's own S3 SigV4 Authorization header for the same request, time and keys."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=url, headers=dict(headers), data=body)
+    auth = S3SigV4Auth(Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token), "s3", region)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=NOW.replace(tzinfo=None)):
+        auth.add_auth(request)
+    return request.headers["Authorization"], request.headers["X-Amz-Content-SHA256"]
+
+
+@pytest.mark.parametrize("method,key,query,extra,body,token", [
+    ("GET", "Module X/dev+1/a b~c.tar.gz", {}, {}, b"", None),
+    ("HEAD", "ModuleX/1.2.0/ModuleX.tar.gz", {"versionId": "3HL4kqtJ/lcpX=="}, {}, b"", "FwoGZXIvYXdzE//token=="),
+    ("GET", "", {"list-type": "2", "prefix": "Lib Greet/dev/", "delimiter": "/", "continuation-token": "a+b/c=="}, {}, b"", None),
+    ("GET", "", {"versioning": ""}, {}, b"", None),
+    ("PUT", "locks/projectx/online.json", {}, {}, b'{"owner": "run 1"}', None),
+    ("PUT", "ModuleX/1.2.0/ModuleX.tar.gz", {}, {"x-amz-checksum-sha256": "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="},
+     b"payload", "tok"),
+])
+def test_signed_request_matches_botocore(method, key, query, extra, body, token):
+    import hashlib
+
+    signer = Signer("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "eu-west-1", "http://127.0.0.1:9000", token)
+    url, headers = signer.sign(method, "releases", key, query, extra, hashlib.sha256(body).hexdigest(), now=NOW)
+    theirs_headers = {name: value for name, value in headers.items() if name.lower().startswith("x-amz-")
+                      and name.lower() not in ("x-amz-date", "x-amz-content-sha256", "x-amz-security-token")}
+    authorization, payload = botocore_authorization(method, url, "eu-west-1", theirs_headers, body, token)
+    assert payload == headers["x-amz-content-sha256"]
+    assert headers["Authorization"] == authorization
+
+
+def test_signed_request_keeps_other_headers_unsigned():
+    signer = Signer("AK", "SK", "us-east-1", "http://s3.internal:9000/")
+    url, headers = signer.sign("PUT", "b", "k", None, {"If-None-Match": "*", "Content-Type": "application/json"}, now=NOW)
+    assert url == "http://s3.internal:9000/b/k"
+    assert headers["If-None-Match"] == "*" and headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+    assert "SignedHeaders=host;x-amz-content-sha256;x-amz-date," in headers["Authorization"]
+    assert "SK" not in headers["Authorization"]
