@@ -26,13 +26,12 @@ from ansible_collections.fleetops.release.plugins.module_utils._s3_options impor
 from ansible_collections.fleetops.release.plugins.module_utils._sigv4 import Signer
 
 
-
 class _NeverRaised(Exception):
     """Stands in for botocore's exception classes until botocore is imported, so ``except`` clauses stay valid."""
 
 
 class _BotocoreNotImported:
-    class exceptions:  # noqa: N801 - mirrors the botocore.exceptions module
+    class exceptions:
         BotoCoreError = ClientError = EndpointConnectionError = ReadTimeoutError = _NeverRaised
         ConnectTimeoutError = NoCredentialsError = ConnectionError = HTTPClientError = _NeverRaised
 

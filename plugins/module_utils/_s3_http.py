@@ -49,7 +49,7 @@ MAX_ERROR_BODY = 64 * 1024
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """S3 answers a wrong region with a redirect; following it would resend the request unsigned for that host."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102 - urllib's hook
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
 
 
@@ -290,8 +290,7 @@ class HttpStore:
 
     def get_bytes(self, bucket: str, key: str, max_size: int, version_id: str | None = None) -> bytes | None:
         """A small object's body (sidecars), None when absent; refuses anything over max_size."""
-        data, response = self._get_small(bucket, key, max_size, self._version(version_id))
-        return data
+        return self._get_small(bucket, key, max_size, self._version(version_id))[0]
 
     def get_small(self, bucket: str, key: str, max_size: int) -> tuple[bytes | None, dict]:
         """A small object's body and its response; (None, response) when absent (with the server's ``date``)."""
@@ -388,8 +387,7 @@ class HttpStore:
     def put_conditional(self, bucket: str, key: str, data: bytes, if_match: str | None = None,
                         content_type: str = "application/json") -> dict:
         """As S3Store.put_conditional: PreconditionFailed (412, or 404 for If-Match), WriteConflict (409)."""
-        from ansible_collections.fleetops.release.plugins.module_utils._s3 import (  # pylint: disable=import-outside-toplevel
-            PreconditionFailed, WriteConflict)
+        from ansible_collections.fleetops.release.plugins.module_utils._s3 import PreconditionFailed, WriteConflict  # pylint: disable=import-outside-toplevel
 
         self._check_names(bucket, key)
         headers = {"Content-Type": content_type}

@@ -74,6 +74,18 @@ ROLE_STEP_VARS = (("lb", "deploy_lb"), ("health", "deploy_health"), ("health_ret
 ROLE_LB_DEFAULT_VARS = (("min_healthy", "deploy_lb_min_healthy"), ("drain_timeout", "deploy_lb_drain_timeout"),
                         ("wait_timeout", "deploy_lb_wait_timeout"))
 
+# The fleetops.release.deploy playbook's variables behind the role's (deploy_playbook_vars), with the playbook's defaults:
+# read here, in place of fifteen "deploy_x: {{ fleetops_x | default(...) }}" play vars, each a template compiled on every host.
+PLAYBOOK_VARS = {
+    "deploy_upgradable": ("fleetops_upgradable", []), "deploy_restart": ("fleetops_restart", False),
+    "deploy_converge": ("fleetops_converge", False), "deploy_max_fail_percentage": ("fleetops_max_fail_percentage", 0),
+    "deploy_script_timeout": ("fleetops_script_timeout", 600), "deploy_corrupt_policy": ("fleetops_corrupt_policy", "fail"),
+    "deploy_s3": ("fleetops_s3", {}), "deploy_node_paths": ("fleetops_node_paths", {}), "deploy_lb": ("fleetops_lb", []),
+    "deploy_lb_min_healthy": ("fleetops_lb_min_healthy", 1), "deploy_lb_drain_timeout": ("fleetops_lb_drain_timeout", 300),
+    "deploy_lb_wait_timeout": ("fleetops_lb_wait_timeout", 60), "deploy_health": ("fleetops_health", {}),
+    "deploy_health_retries": ("fleetops_health_retries", 10), "deploy_health_delay": ("fleetops_health_delay", 2),
+}
+
 
 def first(*values: t.Any) -> t.Any:
     """The first value that is defined (not None), as Jinja's ``default()`` chains pick it: an empty string counts."""
@@ -85,9 +97,19 @@ def options_from_role_vars(value: t.Callable[[str], t.Any], controller: t.Callab
 
     ``value(name)`` is a variable of this host (None when undefined), ``controller(name)`` one of ``localhost`` (the facts
     the controller play set: the lock's lease, scope and carry). Read here, in Python, each variable is templated once, and
-    only when it is one: a task with some forty Jinja arguments costs a compile of each, on every host.
+    only when it is one: a task with some forty Jinja arguments costs a compile of each, on every host. With
+    ``deploy_playbook_vars`` true (the deploy playbook's release play), each ``deploy_*`` of PLAYBOOK_VARS is read from
+    its ``fleetops_*`` variable instead, with the playbook's default.
     """
     value = functools.lru_cache(maxsize=None)(value)  # each variable is templated once, however often it is asked for
+    if value("deploy_playbook_vars"):
+        role_value = value
+
+        def value(name: str) -> t.Any:
+            if name in PLAYBOOK_VARS:
+                var, default = PLAYBOOK_VARS[name]
+                return first(role_value(var), default)
+            return role_value(name)
     deploy = {option: value(var) for option, var in ROLE_DEPLOY_VARS if value(var) is not None}
     for source, keys in ((value("deploy_node_paths"), NODE_PATH_KEYS), (value("deploy_s3"), S3_KEYS)):
         if isinstance(source, t.Mapping):

@@ -20,8 +20,7 @@ import pytest
 
 from ansible_collections.fleetops.release.plugins.module_utils import _s3
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import (AlreadyExists, PreconditionFailed, S3Store, WriteConflict,
-                                                                           open_store, store_problem)
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import AlreadyExists, PreconditionFailed, S3Store, WriteConflict, open_store, store_problem
 from ansible_collections.fleetops.release.plugins.module_utils._s3_http import HttpStore
 
 KEYS = {"access_key": "AKIDTEST", "secret_key": "SECRETTESTKEY", "region": "us-east-1"}

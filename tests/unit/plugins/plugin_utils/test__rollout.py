@@ -317,3 +317,26 @@ def test_role_vars_give_every_option_the_role_task_spelled_out():
     # No lease (the lock is off, or check mode): no lock option; undefined variables are left to the option defaults.
     bare = options_from_role_vars({"deploy_plan": plan}.get, {}.get)
     assert "lock" not in bare and bare["deploy"] == {"plan": plan} and bare["lb_defaults"] == {} and "lb" not in bare
+
+
+def test_playbook_vars_read_the_fleetops_names_with_the_playbooks_defaults():
+    from ansible_collections.fleetops.release.plugins.plugin_utils._release_host import PLAYBOOK_VARS, options_from_role_vars
+
+    plan = {"dist": "ProjectX.dist", "version": "1.1.0", "modules": []}
+    asked = []
+
+    def host(name):
+        asked.append(name)
+        return dict(deploy_playbook_vars=True, deploy_plan=plan, deploy_run_id="r1", deploy_lb=["ignored"], deploy_restart=True,
+                    fleetops_lb=[HAPROXY], fleetops_upgradable=["1.0.0"], fleetops_health={"url": "http://10.0.0.1/health"},
+                    fleetops_s3={"endpoint_url": "http://127.0.0.1:9"}, fleetops_lb_min_healthy=2).get(name)
+
+    options = options_from_role_vars(host, {}.get)
+    assert options["lb"] == [HAPROXY], "fleetops_lb, not the role's deploy_lb"
+    assert options["deploy"] == dict(plan=plan, run_id="r1", upgradable=["1.0.0"], restart=False, converge=False, script_timeout=600,
+                                     corrupt_policy="fail", endpoint_url="http://127.0.0.1:9")
+    assert options["lb_defaults"] == dict(min_healthy=2, drain_timeout=300, wait_timeout=60)
+    assert options["health"] == {"url": "http://10.0.0.1/health"} and options["health_retries"] == 10 and options["health_delay"] == 2
+    assert options["max_fail_percentage"] == 0
+    assert not [name for name in asked if name in PLAYBOOK_VARS], "no deploy_* variable of the table is read"
+    assert len(asked) == len(set(asked)), "each variable is templated once"
