@@ -31,9 +31,17 @@ class _NeverRaised(Exception):
 
 
 class _BotocoreNotImported:
-    class exceptions:
-        BotoCoreError = ClientError = EndpointConnectionError = ReadTimeoutError = _NeverRaised
-        ConnectTimeoutError = NoCredentialsError = ConnectionError = HTTPClientError = _NeverRaised
+    """What ``botocore`` names until it is imported: ``botocore.exceptions.X`` is a class nothing raises."""
+
+    class exceptions:  # pylint: disable=invalid-name
+        BotoCoreError = type("BotoCoreError", (_NeverRaised,), {})
+        ClientError = type("ClientError", (_NeverRaised,), {})
+        EndpointConnectionError = type("EndpointConnectionError", (_NeverRaised,), {})
+        ReadTimeoutError = type("ReadTimeoutError", (_NeverRaised,), {})
+        ConnectTimeoutError = type("ConnectTimeoutError", (_NeverRaised,), {})
+        NoCredentialsError = type("NoCredentialsError", (_NeverRaised,), {})
+        ConnectionError = type("ConnectionError", (_NeverRaised,), {})
+        HTTPClientError = type("HTTPClientError", (_NeverRaised,), {})
 
 
 boto3: t.Any = None

@@ -250,7 +250,8 @@ class HttpStore:
                 continue
             response.close()
             return response.status, got, data
-        assert last is not None
+        if last is None:  # not reached: every pass of the loop returns, raises or sets last
+            raise S3Error("%s: no attempt was made" % what)
         raise last
 
     @staticmethod
@@ -281,7 +282,7 @@ class HttpStore:
         """Metadata of an object, None when it does not exist."""
         self._check_names(bucket, key)
         try:
-            status, headers, _ = self._send("HEAD", bucket, key, s3_url(bucket, key), query=self._version(version_id))
+            status, headers, _body = self._send("HEAD", bucket, key, s3_url(bucket, key), query=self._version(version_id))
         except HttpError as error:
             if error.code in NOT_FOUND_CODES:
                 return None
@@ -333,7 +334,7 @@ class HttpStore:
         if delimiter:
             query["delimiter"] = delimiter
         while True:
-            _, _, data = self._checked("GET", bucket, "", s3_url(bucket, prefix), query=dict(query))
+            data = self._checked("GET", bucket, "", s3_url(bucket, prefix), query=dict(query))[2]
             try:
                 root = ET.fromstring(data)
             except ET.ParseError:
@@ -350,7 +351,7 @@ class HttpStore:
 
     def versioning_enabled(self, bucket: str) -> bool:
         try:
-            _, _, data = self._send("GET", bucket, "", s3_url(bucket), query={"versioning": ""})
+            data = self._send("GET", bucket, "", s3_url(bucket), query={"versioning": ""})[2]
             return _text(ET.fromstring(data), "Status") == "Enabled"
         except (HttpError, S3Error, ET.ParseError):
             return False  # no permission to ask: plan without version pinning
@@ -377,7 +378,7 @@ class HttpStore:
             headers["x-amz-checksum-sha256"] = sha256_b64
         where = s3_url(bucket, key)
         try:
-            status, got, _ = self._send("PUT", bucket, key, where, headers=headers, body=body, length=length)
+            status, got, _body = self._send("PUT", bucket, key, where, headers=headers, body=body, length=length)
         except HttpError as error:
             if create_only and error.code in ("PreconditionFailed", "412"):
                 raise AlreadyExists("%s already exists" % where) from None
@@ -397,7 +398,7 @@ class HttpStore:
             headers["If-Match"] = if_match
         where = s3_url(bucket, key)
         try:
-            status, got, _ = self._send("PUT", bucket, key, where, headers=headers, body=data)
+            status, got, _body = self._send("PUT", bucket, key, where, headers=headers, body=data)
         except HttpError as error:
             if error.code in ("PreconditionFailed", "412") or (if_match is not None and error.code in NOT_FOUND_CODES):
                 raise PreconditionFailed("%s changed since it was read" % where) from None
