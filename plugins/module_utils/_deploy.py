@@ -32,14 +32,11 @@ import uuid
 from ansible_collections.fleetops.release.plugins.module_utils import _layout
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._fetch import Artifact, Fetcher
-from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import extract_state, extract_to, url_id
+from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import NODE_FETCH_OPTIONS, extract_state, extract_to, url_id
+from ansible_collections.fleetops.release.plugins.module_utils._node_paths import NODE_PATHS_ARGSPEC
 from ansible_collections.fleetops.release.plugins.module_utils._state import NodeLock, NodeState, StateWriteError, backup_corrupt, gate, load, save
 from ansible_collections.fleetops.release.plugins.module_utils._versions import DEVELOPER, version_key
 
-DEFAULT_STATE_FILE = "/var/lib/fleetops/images.yaml"
-DEFAULT_CACHE_DIR = "/var/lib/fleetops/cache"
-DEFAULT_MODULES_DIR = "/var/lib/fleetops/modules"
-DEFAULT_LOG_DIR = "/var/lib/fleetops/logs"
 TAIL_LINES = 20
 TAIL_BYTES = 4000
 
@@ -434,14 +431,6 @@ DIST_DEPLOY_ARGSPEC: dict[str, dict[str, t.Any]] = dict(
     stale_after=dict(type="int", default=3600),
     keep_versions=dict(type="int", default=3),
     corrupt_policy=dict(type="str", choices=["fail", "rebuild"], default="fail"),
-    state_file=dict(type="path", default=DEFAULT_STATE_FILE),
-    cache_dir=dict(type="path", default=DEFAULT_CACHE_DIR),
-    modules_dir=dict(type="path", default=DEFAULT_MODULES_DIR),
-    log_dir=dict(type="path", default=DEFAULT_LOG_DIR),
-    allow_unverified=dict(type="bool", default=False),
-    attempts=dict(type="int", default=4),
-    timeout=dict(type="float", default=60.0),
-    presign=dict(type="bool", default=True),
-    url_expiry=dict(type="int", default=900),
-    presigned_urls=dict(type="dict", no_log=True),
+    **NODE_PATHS_ARGSPEC,
+    **NODE_FETCH_OPTIONS,
 )

@@ -18,8 +18,17 @@ from ansible_collections.fleetops.release.plugins.module_utils import _layout
 from ansible_collections.fleetops.release.plugins.module_utils._archive import extract
 from ansible_collections.fleetops.release.plugins.module_utils._errors import ArchiveError, FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._fetch import Artifact, Fetcher
+from ansible_collections.fleetops.release.plugins.module_utils._node_paths import NODE_PATHS_ARGSPEC
 
-DEFAULT_CACHE = "/var/lib/fleetops/cache"
+# How a node fetches and verifies (documented once, doc_fragments/_node_fetch.py): s3_artifact's and dist_deploy's.
+NODE_FETCH_OPTIONS: dict[str, dict[str, t.Any]] = dict(
+    presign=dict(type="bool", default=True),
+    url_expiry=dict(type="int", default=900),
+    presigned_urls=dict(type="dict", no_log=True),
+    allow_unverified=dict(type="bool", default=False),
+    attempts=dict(type="int", default=4),
+    timeout=dict(type="float", default=60.0),
+)
 
 ARTIFACT_SPEC = dict(
     key=dict(type="str", required=True, no_log=False),
@@ -36,14 +45,9 @@ ARTIFACT_SPEC = dict(
 NODE_FETCH_ARGSPEC = dict(
     plan=dict(type="dict"),
     artifacts=dict(type="list", elements="dict", options=ARTIFACT_SPEC),
-    presigned_urls=dict(type="dict", no_log=True),
-    cache_dir=dict(type="path", default=DEFAULT_CACHE),
+    cache_dir=NODE_PATHS_ARGSPEC["cache_dir"],
     extract_root=dict(type="path"),
-    allow_unverified=dict(type="bool", default=False),
-    attempts=dict(type="int", default=4),
-    timeout=dict(type="float", default=60.0),
-    presign=dict(type="bool", default=True),
-    url_expiry=dict(type="int", default=900),
+    **NODE_FETCH_OPTIONS,
 )
 
 

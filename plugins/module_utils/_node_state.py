@@ -11,9 +11,9 @@ import datetime
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
+from ansible_collections.fleetops.release.plugins.module_utils._node_paths import NODE_PATHS_ARGSPEC
 from ansible_collections.fleetops.release.plugins.module_utils._state import (
     ACTIVE,
-    DEFAULT_PATH,
     FAILURE,
     LoadResult,
     NodeLock,
@@ -25,7 +25,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._state import (
 )
 
 NODE_STATE_ARGSPEC: dict[str, dict[str, t.Any]] = dict(
-    state_file=dict(type="path", default=DEFAULT_PATH),
+    state_file=NODE_PATHS_ARGSPEC["state_file"],
     action=dict(type="str", choices=["read", "reset", "maintain", "fail"], default="read"),
     reason=dict(type="str"),
     version=dict(type="str"),

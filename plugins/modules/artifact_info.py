@@ -94,8 +94,8 @@ modules:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._catalog import describe, module_names
-from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store, store_problem
+from ansible_collections.fleetops.release.plugins.module_utils._module import finish
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store
 
 
 def main() -> None:
@@ -108,15 +108,13 @@ def main() -> None:
     argument_spec.update(S3_ARGSPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
-    if store_problem(p):
-        module.fail_json(msg=store_problem(p))
-    store = open_store(p)
-    try:
+
+    def call() -> dict:
+        store = open_store(p)
         names = p["modules"] or module_names(store, p["bucket"])
-        modules = [describe(store, p["bucket"], name, p["latest"], p["include_developer"]) for name in names]
-    except FleetopsError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, modules=modules)
+        return dict(changed=False, modules=[describe(store, p["bucket"], name, p["latest"], p["include_developer"]) for name in names])
+
+    finish(module, call, s3=[p])
 
 
 if __name__ == "__main__":

@@ -216,8 +216,9 @@ targets:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
+from ansible_collections.fleetops.release.plugins.module_utils._module import finish
 from ansible_collections.fleetops.release.plugins.module_utils._publish import PublishError, Source, publish
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3_OPTION_NAMES, S3Store, open_store, store_problem
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3_OPTION_NAMES, S3Store, open_store
 
 TARGET_OPTIONS = ("endpoint_url", "region", "profile", "access_key", "secret_key", "session_token")
 
@@ -256,24 +257,22 @@ def main() -> None:
         options.update({name: target[name] for name in TARGET_OPTIONS if target.get(name)})
         return options
 
-    for target in targets:
-        if store_problem(options_for(target)):
-            module.fail_json(msg=store_problem(options_for(target)))
-
     def store_for(target: dict) -> S3Store:
         return open_store(options_for(target))
 
-    try:
-        source = Source(params["kind"], params["name"], params["channel"], bin_name=params["bin_name"], paths=params["paths"],
-                        chdir=params["chdir"], archive=params["archive"], repo_info=params["repo_info"],
-                        substitute=params["substitute"])
-        results = publish(source, targets, store_for, force=params["force"], check_mode=module.check_mode)
-    except PublishError as exc:
-        module.fail_json(msg=str(exc), targets=exc.results, changed=any(r["changed"] for r in exc.results))
-    except (FleetopsError, OSError) as exc:
-        module.fail_json(msg=str(exc), targets=[])
-    module.exit_json(changed=any(r["changed"] for r in results), key=results[0]["key"], sha256=results[0]["sha256"],
-                     targets=results)
+    def call() -> dict:
+        try:
+            source = Source(params["kind"], params["name"], params["channel"], bin_name=params["bin_name"], paths=params["paths"],
+                            chdir=params["chdir"], archive=params["archive"], repo_info=params["repo_info"],
+                            substitute=params["substitute"])
+            results = publish(source, targets, store_for, force=params["force"], check_mode=module.check_mode)
+        except PublishError as exc:
+            return dict(failed=True, msg=str(exc), targets=exc.results, changed=any(r["changed"] for r in exc.results))
+        except (FleetopsError, OSError) as exc:
+            return dict(failed=True, msg=str(exc), targets=[], changed=False)
+        return dict(changed=any(r["changed"] for r in results), key=results[0]["key"], sha256=results[0]["sha256"], targets=results)
+
+    finish(module, call, s3=[options_for(target) for target in targets])
 
 
 if __name__ == "__main__":

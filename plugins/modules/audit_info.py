@@ -202,22 +202,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._audit import AUDIT_ARGSPEC, audit_info
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store, store_problem
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store
 from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=dict(AUDIT_ARGSPEC, **S3_ARGSPEC), required_one_of=[("path", "bucket")], supports_check_mode=True)
-    if module.params["bucket"] and store_problem(module.params):
-        module.fail_json(msg=store_problem(module.params))
-
-    def call() -> dict:
-        result = audit_info(module.params, open_store)
-        for warning in result.pop("warnings"):
-            module.warn(warning)
-        return result
-
-    finish(module, call)
+    finish(module, lambda: audit_info(module.params, open_store), s3=[module.params] if module.params["bucket"] else [])
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ description:
 author:
   - fleetops developers (@fleetops)
 extends_documentation_fragment:
+  - fleetops.release._node_paths
+  - fleetops.release._node_fetch
   - fleetops.release._s3
   - fleetops.release._attributes
   - fleetops.release._attributes.S3_GROUP
@@ -109,45 +111,6 @@ options:
     type: str
     choices: [fail, rebuild]
     default: fail
-  state_file:
-    description: The node state file.
-    type: path
-    default: /var/lib/fleetops/images.yaml
-  cache_dir:
-    description: Content-addressed artifact cache.
-    type: path
-    default: /var/lib/fleetops/cache
-  modules_dir:
-    description: Where module versions are extracted.
-    type: path
-    default: /var/lib/fleetops/modules
-  log_dir:
-    description: Script logs go to C(<log_dir>/<run_id>/).
-    type: path
-    default: /var/lib/fleetops/logs
-  allow_unverified:
-    description: Accept artifacts without sha256.
-    type: bool
-    default: false
-  attempts:
-    description: Download attempts per artifact on transient errors.
-    type: int
-    default: 4
-  timeout:
-    description: Seconds to wait for the store per attempt and read.
-    type: float
-    default: 60
-  presign:
-    description: Sign URLs on the controller just in time (nodes need no credentials and no boto3); V(false) uses the node's own S3 access.
-    type: bool
-    default: true
-  url_expiry:
-    description: Lifetime of URLs signed for this task, in seconds.
-    type: int
-    default: 900
-  presigned_urls:
-    description: Filled by the action plugin; see M(fleetops.release.s3_artifact).
-    type: dict
 seealso:
   - module: fleetops.release.repo_info
   - module: fleetops.release.node_state

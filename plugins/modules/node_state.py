@@ -23,6 +23,7 @@ description:
 author:
   - fleetops developers (@fleetops)
 extends_documentation_fragment:
+  - fleetops.release._node_paths.STATE_FILE
   - fleetops.release._attributes
 attributes:
   check_mode:
@@ -37,10 +38,6 @@ attributes:
       - O(action=read) never changes anything. O(action=reset) and O(action=maintain) are refused when the node is not in a
         state they apply to, so a second identical call fails instead of doing nothing.
 options:
-  state_file:
-    description: The node state file.
-    type: path
-    default: /var/lib/fleetops/images.yaml
   action:
     description: V(read), or an operator action V(reset) (failure to active), V(maintain), or V(fail) (building or maintain to failure).
     type: str

@@ -353,7 +353,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._lock import LOCK_ARGSPEC, LOCK_REQUIRED_IF, LockError, run
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store, store_problem
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store
 from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
 
 
@@ -361,19 +361,14 @@ def main() -> None:
     module = AnsibleModule(argument_spec=dict(LOCK_ARGSPEC, **S3_ARGSPEC), required_if=LOCK_REQUIRED_IF,
                            supports_check_mode=True)
     uses_s3 = module.params["backend"] == "s3" or (module.params["backend"] is None and module.params["bucket"])
-    if uses_s3 and store_problem(module.params):
-        module.fail_json(msg=store_problem(module.params))
 
     def call() -> dict:
         try:
-            result = run(module.params, module.check_mode, open_store)
+            return run(module.params, module.check_mode, open_store)
         except LockError as exc:
             return dict(exc.result, failed=True, msg=str(exc), changed=False)
-        for warning in result.pop("warnings"):
-            module.warn(warning)
-        return result
 
-    finish(module, call)
+    finish(module, call, s3=[module.params] if uses_s3 else [])
 
 
 if __name__ == "__main__":

@@ -171,9 +171,10 @@ tree:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
+from ansible_collections.fleetops.release.plugins.module_utils._module import finish
 from ansible_collections.fleetops.release.plugins.module_utils._plan import Catalog, build_plan, presign_plan
 from ansible_collections.fleetops.release.plugins.module_utils._repoinfo import parse
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store, store_problem
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store
 
 MAX_FILE = 64 * 1024
 
@@ -183,8 +184,6 @@ def run(module: AnsibleModule) -> dict:
     kind = None if p["kind"] == "auto" else p["kind"]
     store = catalog = None
     if p["bucket"]:
-        if store_problem(p):
-            raise FleetopsError(store_problem(p))
         store = open_store(p)
         catalog = Catalog(store, p["bucket"], allow_unverified=p["allow_unverified"], pin_versions=p["pin_versions"])
     if p["path"]:
@@ -230,11 +229,7 @@ def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[("path", "name")], mutually_exclusive=[("path", "version")],
                            required_if=[("presign", True, ["bucket"])])
-    try:
-        result = run(module)
-    except FleetopsError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    finish(module, lambda: run(module), s3=[module.params] if module.params["bucket"] else [])
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ description:
 author:
   - fleetops developers (@fleetops)
 extends_documentation_fragment:
+  - fleetops.release._node_paths.CACHE_DIR
+  - fleetops.release._node_fetch
   - fleetops.release._s3
   - fleetops.release._attributes
   - fleetops.release._attributes.S3_GROUP
@@ -78,49 +80,11 @@ options:
       last_modified:
         description: Informational, as found in a plan's artifacts; not used.
         type: str
-  presigned_urls:
-    description:
-      - Map of C(<bucket>/<key>) (plus C(?versionId=<id>) when pinned) to a presigned URL.
-      - Filled by the action plugin on the controller when O(presign=true); you rarely set it yourself.
-    type: dict
-  presign:
-    description:
-      - Sign URLs on the controller for artifacts that have none (with the S3 options of this task or of
-        C(module_defaults)), and send the node only those URLs.
-      - V(false) makes the node use boto3 and its own credentials (instance role, or the S3 options given).
-    type: bool
-    default: true
-  url_expiry:
-    description:
-      - Lifetime in seconds of URLs signed for this task. They are signed just before the task runs on each host.
-    type: int
-    default: 900
-  cache_dir:
-    description:
-      - Content-addressed cache on the node.
-    type: path
-    default: /var/lib/fleetops/cache
   extract_root:
     description:
       - Extract each artifact of O(plan) into C(<extract_root>/<Module>/<version>/<archive name>), and each entry of
         O(artifacts) without O(artifacts[].dest) into C(<extract_root>/<archive name>).
     type: path
-  allow_unverified:
-    description:
-      - Accept artifacts without a sha256 (their C(.sha256) sidecar is missing). They are downloaded every run.
-    type: bool
-    default: false
-  attempts:
-    description:
-      - Download attempts per artifact on connection errors, timeouts, 5xx and 429, with exponential backoff.
-        A checksum mismatch, 403 and 404 are not retried.
-    type: int
-    default: 4
-  timeout:
-    description:
-      - Seconds to wait for the store to answer (per attempt, per read).
-    type: float
-    default: 60
 notes:
   - The S3 connection options are used on the controller to sign URLs (O(presign=true)) or on the node
     (O(presign=false)).
@@ -194,6 +158,7 @@ downloaded_bytes:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
+from ansible_collections.fleetops.release.plugins.module_utils._module import finish
 from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import NODE_FETCH_ARGSPEC, run
 from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store
 
@@ -202,14 +167,15 @@ def main() -> None:
     argument_spec = dict(NODE_FETCH_ARGSPEC)
     argument_spec.update(S3_ARGSPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, required_one_of=[("plan", "artifacts")])
-    try:
-        result = run(module.params, lambda: open_store(module.params), module.check_mode,
-                     validate_certs=module.params["validate_certs"])
-    except FleetopsError as exc:
-        module.fail_json(msg=str(exc))
-    except OSError as exc:
-        module.fail_json(msg="%s: %s" % (exc.filename or module.params["cache_dir"], exc.strerror or exc))
-    module.exit_json(**result)
+
+    def call() -> dict:
+        try:
+            return run(module.params, lambda: open_store(module.params), module.check_mode,
+                       validate_certs=module.params["validate_certs"])
+        except OSError as exc:
+            raise FleetopsError("%s: %s" % (exc.filename or module.params["cache_dir"], exc.strerror or exc)) from None
+
+    finish(module, call)
 
 
 if __name__ == "__main__":

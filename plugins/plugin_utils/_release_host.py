@@ -25,6 +25,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._lb import LB_ARG
 from ansible_collections.fleetops.release.plugins.module_utils._lb import run as lb_run
 from ansible_collections.fleetops.release.plugins.module_utils._lock import LOCK_ARGSPEC, LOCK_REQUIRED_IF, LockError
 from ansible_collections.fleetops.release.plugins.module_utils._lock import run as lock_run
+from ansible_collections.fleetops.release.plugins.module_utils._node_paths import NODE_PATH_KEYS
 from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store
 from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
 from ansible_collections.fleetops.release.plugins.plugin_utils import _abort, _health
@@ -67,7 +68,6 @@ ROLE_DEPLOY_VARS = (("plan", "deploy_plan"), ("upgradable", "deploy_upgradable")
                     ("converge", "deploy_converge"), ("run_id", "deploy_run_id"), ("script_timeout", "deploy_script_timeout"),
                     ("stale_after", "deploy_stale_after"), ("keep_versions", "deploy_keep_versions"),
                     ("corrupt_policy", "deploy_corrupt_policy"))
-NODE_PATH_KEYS = ("state_file", "cache_dir", "modules_dir", "log_dir")
 S3_KEYS = ("endpoint_url", "region", "profile", "access_key", "secret_key", "session_token")
 ROLE_STEP_VARS = (("lb", "deploy_lb"), ("health", "deploy_health"), ("health_retries", "deploy_health_retries"),
                   ("health_delay", "deploy_health_delay"), ("max_fail_percentage", "deploy_max_fail_percentage"))
