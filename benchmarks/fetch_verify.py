@@ -37,9 +37,9 @@ kind, endpoint, bucket, key, expected, size, workdir, url = sys.argv[1:9]
 size = int(size)
 # Imports happen before the clock starts; ours-url imports no boto3, like a node that fetches by URL.
 if kind.startswith("ours"):
-    from ansible_collections.fleetops.release.plugins.module_utils._fetch import Artifact, Fetcher
+    from ansible_collections.fleetops.release.plugins.module_utils._fetch.fetch import Artifact, Fetcher
 if kind != "ours-url":
-    from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store
+    from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3Store
     import boto3
     from botocore.config import Config
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._node_action import NodeFetchAction
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.node_action import NodeFetchAction
 
 
 class ActionModule(NodeFetchAction):
-    """Signs URLs on the controller, applies the plan on the node (see plugin_utils/_node_action.py)."""
+    """Signs URLs on the controller, applies the plan on the node (see plugin_utils/_rollout/node_action.py)."""

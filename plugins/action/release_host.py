@@ -11,10 +11,10 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.plugin_utils._presign import hide_urls, sign_for_node
-from ansible_collections.fleetops.release.plugins.plugin_utils._recover import Recovery
-from ansible_collections.fleetops.release.plugins.plugin_utils._release_host import ControllerOps, input_problems, options_from_role_vars
-from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import ARGSPEC, ARGSPEC_OPTIONS, Step
-from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import RunState, RunStateError
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.recover import Recovery
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.release_host import ControllerOps, input_problems, options_from_role_vars
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.rollout import ARGSPEC, ARGSPEC_OPTIONS, Step
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.runstate import RunState, RunStateError
 
 
 class ActionModule(ActionBase):
@@ -85,7 +85,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         host = task_vars.get("inventory_hostname", "?")
         if args.get("recover") is not None:
-            # A dead run's put-back: node active, health check, enable what the lock record names (plugin_utils/_recover.py).
+            # A dead run's put-back: node active, health check, enable what the lock record names (plugin_utils/_rollout/recover.py).
             ops = ControllerOps(self, task_vars, args, bool(self._task.check_mode))
             result.update(Recovery(host, args["lb"], args["recover"], args["health"], ops).run())
             return result

@@ -94,14 +94,14 @@ import typing as t
 
 from ansible.plugins.callback import CallbackBase
 
+from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.recap_alert import job_url
 from ansible_collections.fleetops.release.plugins.plugin_utils._audit_write import S3Uploader, append_local, record_from
 from ansible_collections.fleetops.release.plugins.plugin_utils._callback import RunWatcher
-from ansible_collections.fleetops.release.plugins.plugin_utils._recap_alert import job_url
 
 
 def _store_factory(endpoint_url: str | None, region: str | None, profile: str | None) -> t.Callable[[], t.Any]:
     def make() -> t.Any:
-        from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store  # pylint: disable=import-outside-toplevel
+        from ansible_collections.fleetops.release.plugins.module_utils._s3.store import open_store  # pylint: disable=import-outside-toplevel
 
         return open_store(dict(endpoint_url=endpoint_url, region=region, profile=profile, retries=1, connect_timeout=3.0, read_timeout=10.0))
     return make

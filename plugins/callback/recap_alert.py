@@ -141,8 +141,8 @@ import typing as t
 
 from ansible.plugins.callback import CallbackBase
 
+from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.recap_alert import AlertSender
 from ansible_collections.fleetops.release.plugins.plugin_utils._callback import RunWatcher
-from ansible_collections.fleetops.release.plugins.plugin_utils._recap_alert import AlertSender
 
 
 class CallbackModule(RunWatcher, CallbackBase):

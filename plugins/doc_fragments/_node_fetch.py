@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # How a node fetches and verifies artifacts (module_utils/_node_fetch.py NODE_FETCH_OPTIONS), docs/fetching.md.
+    # How a node fetches and verifies artifacts (module_utils/_fetch/node_fetch.py NODE_FETCH_OPTIONS), docs/fetching.md.
     DOCUMENTATION = r"""
 options:
   presign:

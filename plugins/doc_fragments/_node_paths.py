@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The node paths (module_utils/_node_paths.py NODE_PATHS_ARGSPEC): all four, or one of them.
+    # The node paths (module_utils/_node/paths.py NODE_PATHS_ARGSPEC): all four, or one of them.
     DOCUMENTATION = r"""
 options:
   state_file:

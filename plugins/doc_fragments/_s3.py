@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The S3 connection options shared by every S3-backed module (module_utils/_s3.py S3_ARGSPEC).
+    # The S3 connection options shared by every S3-backed module (module_utils/_s3/store.py S3_ARGSPEC).
     DOCUMENTATION = r"""
 options:
   endpoint_url:

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._audit_report import lines
+from ansible_collections.fleetops.release.plugins.plugin_utils._report.audit_report import lines
 
 
 def audit_report(result):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lock_scope, outcome, report, still_out
+from ansible_collections.fleetops.release.plugins.plugin_utils._report.summary import lock_scope, outcome, report, still_out
 
 
 def deploy_outcome(result, halted=False):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._plan_report import plan_report as _plan_report
-from ansible_collections.fleetops.release.plugins.plugin_utils._plan_report import versions_report as _versions_report
+from ansible_collections.fleetops.release.plugins.plugin_utils._report.plan_report import plan_report as _plan_report
+from ansible_collections.fleetops.release.plugins.plugin_utils._report.plan_report import versions_report as _versions_report
 
 
 def versions_report(modules, dist, latest=10):

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._status import classify, report
+from ansible_collections.fleetops.release.plugins.plugin_utils._report.status import classify, report
 
 
 def status_health(result):

@@ -59,8 +59,8 @@ _raw:
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.fleetops.release.plugins.plugin_utils import _abort
-from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import RunState, RunStateError, summary
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import abort as _abort
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.runstate import RunState, RunStateError, summary
 
 
 class LookupModule(LookupBase):

@@ -40,7 +40,7 @@ import time
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError, S3Error
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import PreconditionFailed, WriteConflict, s3_url
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import PreconditionFailed, WriteConflict, s3_url
 
 SCHEMA = 1
 DEFAULT_PREFIX = ".fleetops/locks/"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import store_problem
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import store_problem
 
 
 def finish(module: t.Any, call: t.Callable[[], dict], s3: t.Iterable[dict[str, t.Any]] = ()) -> None:

@@ -93,9 +93,9 @@ modules:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.release.plugins.module_utils._catalog import describe, module_names
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store
+from ansible_collections.fleetops.release.plugins.module_utils._repo.catalog import describe, module_names
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3_ARGSPEC, open_store
 
 
 def main() -> None:

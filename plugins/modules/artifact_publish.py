@@ -217,8 +217,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._publish import PublishError, Source, publish
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, S3_OPTION_NAMES, S3Store, open_store
+from ansible_collections.fleetops.release.plugins.module_utils._repo.publish import PublishError, Source, publish
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3_ARGSPEC, S3_OPTION_NAMES, S3Store, open_store
 
 TARGET_OPTIONS = ("endpoint_url", "region", "profile", "access_key", "secret_key", "session_token")
 

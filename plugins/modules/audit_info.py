@@ -202,8 +202,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._audit import AUDIT_ARGSPEC, audit_info
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store
-from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import open_store
 
 
 def main() -> None:

@@ -223,9 +223,9 @@ pruned:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.release.plugins.module_utils._deploy import DIST_DEPLOY_ARGSPEC, Deployer
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store
+from ansible_collections.fleetops.release.plugins.module_utils._node.deploy import DIST_DEPLOY_ARGSPEC, Deployer
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3_ARGSPEC, open_store
 
 
 def main() -> None:

@@ -238,7 +238,7 @@ total_members:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.release.plugins.module_utils._lb import LB_ARGSPEC, LB_REQUIRED_IF, backend_for, run
+from ansible_collections.fleetops.release.plugins.module_utils._lb.core import LB_ARGSPEC, LB_REQUIRED_IF, backend_for, run
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
 
 

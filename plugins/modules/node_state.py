@@ -173,7 +173,7 @@ health:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._node_state import NODE_STATE_ARGSPEC, run
+from ansible_collections.fleetops.release.plugins.module_utils._node.node_state import NODE_STATE_ARGSPEC, run
 
 
 def main() -> None:

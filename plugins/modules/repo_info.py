@@ -172,9 +172,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._plan import Catalog, build_plan, presign_plan
-from ansible_collections.fleetops.release.plugins.module_utils._repoinfo import parse
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store
+from ansible_collections.fleetops.release.plugins.module_utils._repo.plan import Catalog, build_plan, presign_plan
+from ansible_collections.fleetops.release.plugins.module_utils._repo.repoinfo import parse
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3_ARGSPEC, open_store
 
 MAX_FILE = 64 * 1024
 

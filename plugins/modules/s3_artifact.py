@@ -158,9 +158,9 @@ downloaded_bytes:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.node_fetch import NODE_FETCH_ARGSPEC, run
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import NODE_FETCH_ARGSPEC, run
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC, open_store
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3_ARGSPEC, open_store
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import os
 import time
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Spool, lock_until
+from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.webhook import Spool, lock_until
 
 RECORD_KEYS = ("schema", "run_id", "kind", "playbook", "user", "project", "environment", "dist", "version_from",
                "versions_from", "version_to", "started_at", "ended_at", "duration_s", "result", "hosts", "changed_hosts",

@@ -31,10 +31,10 @@ import signal
 import time
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.plugin_utils import _abort
-from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import RunState, RunStateError
-from ansible_collections.fleetops.release.plugins.plugin_utils._runtrack import RunTracker, new_run_id, parse_iso, short_action, utcnow
-from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Journal
+from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.webhook import Journal
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import abort as _abort
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.runstate import RunState, RunStateError
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.runtrack import RunTracker, new_run_id, parse_iso, short_action, utcnow
 
 # Extra variables a run summary may carry. Never the whole set: extra vars can hold credentials.
 SUMMARY_VARS = ("fleetops_project", "fleetops_environment", "fleetops_version", "fleetops_dist", "fleetops_hosts",

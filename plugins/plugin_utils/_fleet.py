@@ -37,7 +37,7 @@ from ansible.plugins.inventory import detect_range, expand_hostname_range
 from yaml.nodes import MappingNode, ScalarNode
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError, S3Error
-from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
 
 try:
     _BaseLoader: t.Any = yaml.CSafeLoader
@@ -661,7 +661,7 @@ def parse_source(spec: t.Any, config_path: str, render: t.Callable[[str], t.Any]
 
 def _s3_store(options: dict) -> t.Any:
     # boto3 is imported only when an S3 source is read: it costs a third of a second
-    from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store  # pylint: disable=import-outside-toplevel
+    from ansible_collections.fleetops.release.plugins.module_utils._s3.store import open_store  # pylint: disable=import-outside-toplevel
 
     return open_store(options)
 

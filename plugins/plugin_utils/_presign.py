@@ -11,9 +11,9 @@ import copy
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import NODE_FETCH_ARGSPEC, plan_walk, url_id, wanted
-from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
-from ansible_collections.fleetops.release.plugins.module_utils._sigv4 import Signer
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.node_fetch import NODE_FETCH_ARGSPEC, plan_walk, url_id, wanted
+from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._s3.sigv4 import Signer
 
 # What never travels to a node that fetches by URL.
 CONTROLLER_ONLY = ("endpoint_url", "region", "profile", "access_key", "secret_key", "session_token")
@@ -39,7 +39,7 @@ def _store(args: dict[str, t.Any]) -> t.Any:
     if ident not in _STORES:
         signer = Signer.from_options(options)
         if signer is None:
-            from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store  # pylint: disable=import-outside-toplevel
+            from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3Store  # pylint: disable=import-outside-toplevel
 
             signer = S3Store(options)
         _STORES[ident] = signer

@@ -26,8 +26,11 @@ def _files(top: str) -> list[str]:
     for folder, dirs, names in os.walk(os.path.join(ROOT, top)):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in names:
+            path = os.path.join(folder, name)
+            if name == "__init__.py" and os.path.getsize(path) == 0:
+                continue  # a package marker: the package is named by its section in docs/development.md
             if not name.endswith((".pyc", ".pyo")):
-                found.append(os.path.relpath(os.path.join(folder, name), ROOT))
+                found.append(os.path.relpath(path, ROOT))
     return sorted(found)
 
 
@@ -50,6 +53,17 @@ def _make_targets() -> list[str]:
         phony = re.search(r"^\.PHONY:(.*)$", handle.read(), re.MULTILINE)
     assert phony, "Makefile has no .PHONY line"
     return sorted(phony.group(1).split())
+
+
+def test_private_code_is_grouped_in_packages_with_empty_markers():
+    """module_utils and plugin_utils hold packages by concept; each __init__.py is empty (ansible-test's empty-init)."""
+    for top in ("plugins/module_utils", "plugins/plugin_utils"):
+        packages = [d for d in sorted(os.listdir(os.path.join(ROOT, top))) if os.path.isdir(os.path.join(ROOT, top, d)) and d != "__pycache__"]
+        assert packages, top
+        for package in packages:
+            marker = os.path.join(ROOT, top, package, "__init__.py")
+            assert os.path.isfile(marker) and os.path.getsize(marker) == 0, marker
+            assert "`%s/`" % package in _doc(), "docs/development.md has no section for %s/%s" % (top, package)
 
 
 def test_development_doc_names_every_plugin_playbook_and_role_file():

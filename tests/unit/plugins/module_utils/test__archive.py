@@ -1,7 +1,7 @@
 # Copyright (c) 2026 fleetops.release contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Tests for module_utils/_archive.py; every archive is built at test time."""
+"""Tests for module_utils/_fetch/archive.py; every archive is built at test time."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import tarfile
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.module_utils import _archive
-from ansible_collections.fleetops.release.plugins.module_utils._archive import Limits, extract, pack, read_member, scan
 from ansible_collections.fleetops.release.plugins.module_utils._errors import ArchiveError
+from ansible_collections.fleetops.release.plugins.module_utils._fetch import archive as _archive
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.archive import Limits, extract, pack, read_member, scan
 
 MIB = 1024 * 1024
 MTIME = 1700000000

@@ -9,9 +9,9 @@ import os
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.module_utils._deploy import DIST_DEPLOY_ARGSPEC, Deployer, converge_steps, direction
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._state import NodeState, TransitionError, load, save
+from ansible_collections.fleetops.release.plugins.module_utils._node.deploy import DIST_DEPLOY_ARGSPEC, Deployer, converge_steps, direction
+from ansible_collections.fleetops.release.plugins.module_utils._node.state import NodeState, TransitionError, load, save
 
 PLAN = {"dist": {"name": "D", "version": "2.0.0"}, "install": [], "upgrade": []}
 

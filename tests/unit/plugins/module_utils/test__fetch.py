@@ -1,7 +1,7 @@
 # Copyright (c) 2026 fleetops.release contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Tests for module_utils/_fetch.py: streamed verification, the cache, and fetches from a loopback HTTP server."""
+"""Tests for module_utils/_fetch/fetch.py: streamed verification, the cache, and fetches from a loopback HTTP server."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.module_utils import _fetch
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError, IntegrityError, S3Error
-from ansible_collections.fleetops.release.plugins.module_utils._fetch import (
+from ansible_collections.fleetops.release.plugins.module_utils._fetch import fetch as _fetch
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.fetch import (
     CHUNK,
     Artifact,
     Fetcher,

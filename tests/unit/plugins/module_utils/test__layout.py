@@ -1,14 +1,14 @@
 # Copyright (c) 2026 fleetops.release contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Tests for module_utils/_layout.py: object keys and ``sha256sum`` sidecars."""
+"""Tests for module_utils/_repo/layout.py: object keys and ``sha256sum`` sidecars."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.module_utils import _layout
 from ansible_collections.fleetops.release.plugins.module_utils._errors import LayoutError
+from ansible_collections.fleetops.release.plugins.module_utils._repo import layout as _layout
 
 DIGEST = "0123456789abcdef" * 4
 OTHER = "fedcba9876543210" * 4

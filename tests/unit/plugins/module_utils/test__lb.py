@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.module_utils._lb import LbError, Waiter, capacity_check, run
+from ansible_collections.fleetops.release.plugins.module_utils._lb.core import LbError, Waiter, capacity_check, run
 
 
 class Clock:

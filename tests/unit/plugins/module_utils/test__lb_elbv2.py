@@ -1,7 +1,7 @@
 # Copyright (c) 2026 fleetops.release contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Tests for module_utils/_lb_elbv2.py: what moto does not emulate.
+"""Tests for module_utils/_lb/elbv2.py: what moto does not emulate.
 
 A scripted ELBv2 (``FakeElbv2``) plays target health over a fake clock: a deregistered target stays
 ``draining`` for a while, a registered one is ``initial`` before ``healthy``, calls can be throttled. The
@@ -15,9 +15,10 @@ import botocore.exceptions
 import pytest
 from botocore.stub import Stubber
 
-from ansible_collections.fleetops.release.plugins.module_utils import _lb, _lb_elbv2
-from ansible_collections.fleetops.release.plugins.module_utils._lb import LbError, Waiter
-from ansible_collections.fleetops.release.plugins.module_utils._lb_elbv2 import Elbv2Backend, health_detail, member_view
+from ansible_collections.fleetops.release.plugins.module_utils._lb import core as _lb
+from ansible_collections.fleetops.release.plugins.module_utils._lb import elbv2 as _lb_elbv2
+from ansible_collections.fleetops.release.plugins.module_utils._lb.core import LbError, Waiter
+from ansible_collections.fleetops.release.plugins.module_utils._lb.elbv2 import Elbv2Backend, health_detail, member_view
 
 ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"
 GROUP = "target group web (%s)" % ARN

@@ -19,8 +19,8 @@ import threading
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.module_utils import _lb_haproxy as hx
-from ansible_collections.fleetops.release.plugins.module_utils._lb import LbError
+from ansible_collections.fleetops.release.plugins.module_utils._lb import haproxy as hx
+from ansible_collections.fleetops.release.plugins.module_utils._lb.core import LbError
 
 STAT_HEADER = ("# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,"
                "act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,"

@@ -17,9 +17,10 @@ import time
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.module_utils import _lb, _lb_nginx
-from ansible_collections.fleetops.release.plugins.module_utils._lb import LbError
-from ansible_collections.fleetops.release.plugins.module_utils._lb_nginx import NginxBackend, find_server, find_upstream, parse_upstreams, set_down
+from ansible_collections.fleetops.release.plugins.module_utils._lb import core as _lb
+from ansible_collections.fleetops.release.plugins.module_utils._lb import nginx as _lb_nginx
+from ansible_collections.fleetops.release.plugins.module_utils._lb.core import LbError
+from ansible_collections.fleetops.release.plugins.module_utils._lb.nginx import NginxBackend, find_server, find_upstream, parse_upstreams, set_down
 
 TEXT = textwrap.dedent("""\
     # managed by lb_member; comments stay

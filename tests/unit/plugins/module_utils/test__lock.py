@@ -22,7 +22,6 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from ansible_collections.fleetops.release.plugins.module_utils import _lock
-from ansible_collections.fleetops.release.plugins.module_utils._catalog import module_names
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
 from ansible_collections.fleetops.release.plugins.module_utils._lock import (
     FileBackend,
@@ -35,7 +34,8 @@ from ansible_collections.fleetops.release.plugins.module_utils._lock import (
     parse_record,
     run,
 )
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store
+from ansible_collections.fleetops.release.plugins.module_utils._repo.catalog import module_names
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3Store
 
 BUCKET = "locks"
 KEY = ".fleetops/locks/projectx/online.json"

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.module_utils import _module, _s3
+from ansible_collections.fleetops.release.plugins.module_utils import _module
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import store as _s3
 
 
 class Exited(Exception):

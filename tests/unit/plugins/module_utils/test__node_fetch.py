@@ -1,7 +1,7 @@
 # Copyright (c) 2026 fleetops.release contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Tests for module_utils/_node_fetch.py: plan to artifacts, and safe extraction beside a marker."""
+"""Tests for module_utils/_fetch/node_fetch.py: plan to artifacts, and safe extraction beside a marker."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import tarfile
 import pytest
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import (
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.node_fetch import (
     extract_state,
     extract_to,
     plan_artifacts,

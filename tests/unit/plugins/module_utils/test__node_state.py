@@ -12,8 +12,8 @@ import datetime
 import pytest
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._node_state import HEALTHS, NODE_STATE_ARGSPEC, health, run
-from ansible_collections.fleetops.release.plugins.module_utils._state import LoadResult, NodeState, load
+from ansible_collections.fleetops.release.plugins.module_utils._node.node_state import HEALTHS, NODE_STATE_ARGSPEC, health, run
+from ansible_collections.fleetops.release.plugins.module_utils._node.state import LoadResult, NodeState, load
 
 UTC = datetime.UTC
 NOW = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)

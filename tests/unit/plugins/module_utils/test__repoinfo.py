@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import RepoInfoError
-from ansible_collections.fleetops.release.plugins.module_utils._repoinfo import (
+from ansible_collections.fleetops.release.plugins.module_utils._repo.repoinfo import (
     MAX_BYTES,
     DistInfo,
     RelInfo,

@@ -1,7 +1,7 @@
 # Copyright (c) 2026 fleetops.release contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Tests for module_utils/_s3.py: error translation without a network.
+"""Tests for module_utils/_s3/store.py: error translation without a network.
 
 Connection errors come from a closed loopback port, timeouts from a loopback socket that never answers,
 and S3's own answers from botocore's Stubber (no request leaves the process).
@@ -19,10 +19,10 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from ansible_collections.fleetops.release.plugins.module_utils import _s3
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
-from ansible_collections.fleetops.release.plugins.module_utils._fetch import Artifact, Fetcher, FetchError
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import AlreadyExists, S3Store, require_boto3, s3_url
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.fetch import Artifact, Fetcher, FetchError
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import store as _s3
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import AlreadyExists, S3Store, require_boto3, s3_url
 
 CLOSED = "http://127.0.0.1:9"
 OPTIONS = {"endpoint_url": CLOSED, "retries": 0, "connect_timeout": 0.5, "access_key": "a", "secret_key": "b", "region": "us-east-1"}

@@ -18,10 +18,17 @@ import time
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.module_utils import _s3
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import AlreadyExists, PreconditionFailed, S3Store, WriteConflict, open_store, store_problem
-from ansible_collections.fleetops.release.plugins.module_utils._s3_http import HttpStore
+from ansible_collections.fleetops.release.plugins.module_utils._s3 import store as _s3
+from ansible_collections.fleetops.release.plugins.module_utils._s3.stdlib import HttpStore
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import (
+    AlreadyExists,
+    PreconditionFailed,
+    S3Store,
+    WriteConflict,
+    open_store,
+    store_problem,
+)
 
 KEYS = {"access_key": "AKIDTEST", "secret_key": "SECRETTESTKEY", "region": "us-east-1"}
 

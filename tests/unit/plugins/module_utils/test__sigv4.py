@@ -13,7 +13,7 @@ import botocore.session
 import pytest
 from botocore.config import Config
 
-from ansible_collections.fleetops.release.plugins.module_utils._sigv4 import Signer
+from ansible_collections.fleetops.release.plugins.module_utils._s3.sigv4 import Signer
 
 NOW = datetime.datetime(2026, 11, 22, 6, 5, 4, tzinfo=datetime.UTC)
 

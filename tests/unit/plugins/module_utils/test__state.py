@@ -15,9 +15,9 @@ import stat
 import pytest
 import yaml
 
-from ansible_collections.fleetops.release.plugins.module_utils import _state as state_mod
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._state import (
+from ansible_collections.fleetops.release.plugins.module_utils._node import state as state_mod
+from ansible_collections.fleetops.release.plugins.module_utils._node.state import (
     ACTIVE,
     BUILDING,
     FAILURE,

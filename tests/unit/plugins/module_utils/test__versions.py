@@ -12,7 +12,7 @@ import random
 import pytest
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import LayoutError
-from ansible_collections.fleetops.release.plugins.module_utils._versions import (
+from ansible_collections.fleetops.release.plugins.module_utils._repo.versions import (
     DEVELOPER,
     channel_problem,
     is_tag,

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.plugin_utils import _abort
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import abort as _abort
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +68,7 @@ def test_in_a_real_signal_handler(tmp_path):
     script.write_text(textwrap.dedent("""
         import os, signal, sys, time
         sys.path[:0] = %r
-        from ansible_collections.fleetops.release.plugins.plugin_utils import _abort
+        from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import abort as _abort
         _abort.reset()
         _abort.arm({"lock_id": "x"})
         def handler(signum, frame):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._alerts import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, escape, json_message, slack_message
+from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.alerts import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, escape, json_message, slack_message
 
 
 def summary(problems=0, **extra):
@@ -98,7 +98,7 @@ def test_json_message_carries_data():
 
 
 def test_lock_field_says_held_until_released_or_forced():
-    from ansible_collections.fleetops.release.plugins.plugin_utils._alerts import lock_text
+    from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.alerts import lock_text
     base = {"lock_id": "s3://b/k#2"}
     assert lock_text(dict(base, lock={"held": True, "expires": "2026-11-22T22:00:00Z"})) == "s3://b/k#2 (still held until 2026-11-22T22:00:00Z)"
     assert lock_text(dict(base, lock={"released": True})) == "s3://b/k#2 (released)"

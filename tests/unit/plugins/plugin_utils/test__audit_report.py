@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from ansible_collections.fleetops.release.plugins.filter.audit import FilterModule
-from ansible_collections.fleetops.release.plugins.plugin_utils._audit_report import lines
+from ansible_collections.fleetops.release.plugins.plugin_utils._report.audit_report import lines
 
 LAST = dict(run_id="r-0008", version_to="1.2.0", result="partial", ended_at="2026-11-22T09:00:00Z", user="erin")
 RESULT = dict(

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3Store
 from ansible_collections.fleetops.release.plugins.plugin_utils import _fleet
 from ansible_collections.fleetops.release.plugins.plugin_utils._fleet import EnvironmentNames, FleetError
 

@@ -12,7 +12,7 @@ import typing as t
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._health import check, http_once
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.health import check, http_once
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._plan_report import plan_host, plan_report, versions_report
+from ansible_collections.fleetops.release.plugins.plugin_utils._report.plan_report import plan_host, plan_report, versions_report
 
 
 def tag(channel, size=100):

@@ -17,8 +17,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import url_id
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.node_fetch import url_id
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3_ARGSPEC
 from ansible_collections.fleetops.release.plugins.plugin_utils import _presign
 from ansible_collections.fleetops.release.plugins.plugin_utils._presign import CONTROLLER_ONLY, sign_for_node
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._recap_alert import AlertSender, job_url
-from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Delivery
+from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.recap_alert import AlertSender, job_url
+from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.webhook import Delivery
 
 URL = "https://hooks.example.test/services/T/B/SECRET"
 

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._recover import Recovery
-from ansible_collections.fleetops.release.plugins.plugin_utils._summary import still_out
+from ansible_collections.fleetops.release.plugins.plugin_utils._report.summary import still_out
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.recover import Recovery
 
 HAPROXY = {"type": "haproxy", "haproxy_socket": "/run/haproxy.sock", "haproxy_backend": "web", "haproxy_server": "h1"}
 NGINX = {"type": "nginx", "nginx_upstream_file": "/etc/nginx/up.conf", "nginx_upstream": "web", "nginx_server": "h1:80"}

@@ -10,10 +10,10 @@ import os
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._release_host import input_problems
-from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import Step, put_back_indexes
-from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import RunState, RunStateError, blocked, record, summary
-from ansible_collections.fleetops.release.plugins.plugin_utils._summary import report
+from ansible_collections.fleetops.release.plugins.plugin_utils._report.summary import report
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.release_host import input_problems
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.rollout import Step, put_back_indexes
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.runstate import RunState, RunStateError, blocked, record, summary
 
 UPGRADED = {"changed": True, "action": "upgrade", "dist_version": "1.1.0", "steps": [{"rc": 0}], "downloaded_bytes": 10,
             "node_status_after": "active"}
@@ -295,7 +295,7 @@ def test_a_step_whose_playbook_died_during_the_drain_does_not_release(tmp_path):
 
 
 def test_role_vars_give_every_option_the_role_task_spelled_out():
-    from ansible_collections.fleetops.release.plugins.plugin_utils._release_host import options_from_role_vars
+    from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.release_host import options_from_role_vars
 
     plan = {"dist": "ProjectX.dist", "version": "1.1.0", "modules": []}
     host = dict(deploy_plan=plan, deploy_upgradable=["1.0.0"], deploy_restart=False, deploy_converge=False, deploy_run_id="r1",
@@ -320,7 +320,7 @@ def test_role_vars_give_every_option_the_role_task_spelled_out():
 
 
 def test_playbook_vars_read_the_fleetops_names_with_the_playbooks_defaults():
-    from ansible_collections.fleetops.release.plugins.plugin_utils._release_host import PLAYBOOK_VARS, options_from_role_vars
+    from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.release_host import PLAYBOOK_VARS, options_from_role_vars
 
     plan = {"dist": "ProjectX.dist", "version": "1.1.0", "modules": []}
     asked = []

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._runtrack import RunTracker, failure_detail, node_status_from
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.runtrack import RunTracker, failure_detail, node_status_from
 
 
 def stats(**kinds):

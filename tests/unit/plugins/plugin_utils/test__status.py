@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.fleetops.release.plugins.filter.status import FilterModule
-from ansible_collections.fleetops.release.plugins.plugin_utils._status import classify, report
+from ansible_collections.fleetops.release.plugins.plugin_utils._report.status import classify, report
 
 
 def node(health, status=None, version="1.0.0", updated_at="2026-11-22T06:00:00Z", **extra):

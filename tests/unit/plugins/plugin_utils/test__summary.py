@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._summary import report
+from ansible_collections.fleetops.release.plugins.plugin_utils._report.summary import report
 
 UPGRADED = {"changed": True, "action": "upgrade", "dist_version": "1.1.0", "steps": [{"rc": 0}], "downloaded_bytes": 10}
 FAILED = {"failed": True, "msg": "deploy.sh exited 3", "stage": "script", "dist_version": "1.1.0", "node_status_after": "failure"}
@@ -74,7 +74,7 @@ def test_a_skipped_result_without_an_abort_is_not_hidden():
 
 
 def test_lock_scope_explicit_inventory_and_fallbacks():
-    from ansible_collections.fleetops.release.plugins.plugin_utils._summary import lock_scope
+    from ansible_collections.fleetops.release.plugins.plugin_utils._report.summary import lock_scope
     fleet = {"a": {"fleet_project": "projectx", "fleet_environment": "online"},
              "b": {"fleet_project": "projectx", "fleet_environment": "online"},
              "c": {"fleet_project": "projectx", "fleet_environment": "sdk_beta"}}
@@ -91,7 +91,7 @@ def test_lock_scope_explicit_inventory_and_fallbacks():
 
 
 def test_still_out_keeps_hosts_not_fully_put_back():
-    from ansible_collections.fleetops.release.plugins.plugin_utils._summary import still_out
+    from ansible_collections.fleetops.release.plugins.plugin_utils._report.summary import still_out
 
     def recovered(*left):
         return {"changed": True, "recovery": {"put_back": [], "still_out": list(left), "node_status": "active", "health": None, "msgs": []}}

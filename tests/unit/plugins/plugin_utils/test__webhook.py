@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Journal, Spool, deliver, where
+from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.webhook import Journal, Spool, deliver, where
 
 URL = "https://hooks.slack.com/services/T000/B000/SECRETSECRET"
 
@@ -150,7 +150,7 @@ def test_spool_is_private_ordered_and_quarantines(tmp_path):
 
 HOLDER = """
 import sys, time
-from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Journal
+from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.webhook import Journal
 journal = Journal(sys.argv[1])
 journal.open(sys.argv[2], {"run_id": sys.argv[2]})
 print("ready", flush=True)
@@ -238,7 +238,7 @@ def test_non_http_answers_are_retried():
 def test_retry_after_http_date_minus_zero_is_utc():
     import email.utils
 
-    from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import _retry_after
+    from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.webhook import _retry_after
     when = email.utils.formatdate(time.time() + 30, usegmt=False).replace("+0000", "-0000")
     assert 25 <= _retry_after(when) <= 31
     assert _retry_after("7") == 7.0 and _retry_after("soon") is None

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._alerts import json_message, slack_message
-from ansible_collections.fleetops.release.plugins.plugin_utils._webhook import Spool, deliver, where
+from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.alerts import json_message, slack_message
+from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.webhook import Spool, deliver, where
 
 SINKS = (("slack", slack_message), ("json", json_message))
 LABEL = dict(slack="Slack webhook", json="JSON webhook")

@@ -38,8 +38,9 @@ import urllib.request
 import xml.etree.ElementTree as ET
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
-from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
-from ansible_collections.fleetops.release.plugins.module_utils._sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer
+from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._s3.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import AlreadyExists, PreconditionFailed, WriteConflict
 
 NOT_FOUND_CODES = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
 MAX_BACKOFF = 20.0
@@ -368,7 +369,6 @@ class HttpStore:
         return self._put(bucket, key, data, create_only, content_type, None, None)
 
     def _put(self, bucket, key, body, create_only, content_type, sha256_b64, length) -> dict:
-        from ansible_collections.fleetops.release.plugins.module_utils._s3 import AlreadyExists  # pylint: disable=import-outside-toplevel
 
         self._check_names(bucket, key)
         headers = {"Content-Type": content_type}
@@ -388,7 +388,6 @@ class HttpStore:
     def put_conditional(self, bucket: str, key: str, data: bytes, if_match: str | None = None,
                         content_type: str = "application/json") -> dict:
         """As S3Store.put_conditional: PreconditionFailed (412, or 404 for If-Match), WriteConflict (409)."""
-        from ansible_collections.fleetops.release.plugins.module_utils._s3 import PreconditionFailed, WriteConflict  # pylint: disable=import-outside-toplevel
 
         self._check_names(bucket, key)
         headers = {"Content-Type": content_type}

@@ -22,13 +22,13 @@ import shutil
 import tempfile
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.module_utils import _layout
-from ansible_collections.fleetops.release.plugins.module_utils._archive import pack, read_member
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError, LayoutError
-from ansible_collections.fleetops.release.plugins.module_utils._fetch import hash_file
-from ansible_collections.fleetops.release.plugins.module_utils._repoinfo import parse
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import AlreadyExists, S3Store, s3_url
-from ansible_collections.fleetops.release.plugins.module_utils._versions import DEVELOPER, is_tag
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.archive import pack, read_member
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.fetch import hash_file
+from ansible_collections.fleetops.release.plugins.module_utils._repo import layout as _layout
+from ansible_collections.fleetops.release.plugins.module_utils._repo.repoinfo import parse
+from ansible_collections.fleetops.release.plugins.module_utils._repo.versions import DEVELOPER, is_tag
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import AlreadyExists, S3Store, s3_url
 
 MAX_SIDECAR = 64 * 1024
 

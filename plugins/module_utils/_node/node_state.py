@@ -11,8 +11,8 @@ import datetime
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._node_paths import NODE_PATHS_ARGSPEC
-from ansible_collections.fleetops.release.plugins.module_utils._state import (
+from ansible_collections.fleetops.release.plugins.module_utils._node.paths import NODE_PATHS_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._node.state import (
     ACTIVE,
     FAILURE,
     LoadResult,

@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.module_utils import _layout
-from ansible_collections.fleetops.release.plugins.module_utils._archive import extract
 from ansible_collections.fleetops.release.plugins.module_utils._errors import ArchiveError, FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._fetch import Artifact, Fetcher
-from ansible_collections.fleetops.release.plugins.module_utils._node_paths import NODE_PATHS_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.archive import extract
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.fetch import Artifact, Fetcher
+from ansible_collections.fleetops.release.plugins.module_utils._node.paths import NODE_PATHS_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._repo import layout as _layout
 
 # How a node fetches and verifies (documented once, doc_fragments/_node_fetch.py): s3_artifact's and dist_deploy's.
 NODE_FETCH_OPTIONS: dict[str, dict[str, t.Any]] = dict(

@@ -37,7 +37,7 @@ from __future__ import annotations
 import time
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import RunState, RunStateError, batch_key, blocked, record
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.runstate import RunState, RunStateError, batch_key, blocked, record
 
 ARGSPEC: dict[str, dict[str, t.Any]] = dict(
     run_id=dict(type="str"),

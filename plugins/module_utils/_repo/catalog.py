@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.fleetops.release.plugins.module_utils import _layout
 from ansible_collections.fleetops.release.plugins.module_utils._errors import LayoutError
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store
-from ansible_collections.fleetops.release.plugins.module_utils._versions import DEVELOPER, sort_tags, validate_module_name
+from ansible_collections.fleetops.release.plugins.module_utils._repo import layout as _layout
+from ansible_collections.fleetops.release.plugins.module_utils._repo.versions import DEVELOPER, sort_tags, validate_module_name
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3Store
 
 
 def _channel_summary(module: str, channel: str, objects: list[dict]) -> dict:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import LayoutError
-from ansible_collections.fleetops.release.plugins.module_utils._versions import validate_channel, validate_module_name
+from ansible_collections.fleetops.release.plugins.module_utils._repo.versions import validate_channel, validate_module_name
 
 ARCHIVE_SUFFIX = ".tar.gz"
 SHA256_SUFFIX = ".sha256"

@@ -29,13 +29,13 @@ import time
 import typing as t
 import uuid
 
-from ansible_collections.fleetops.release.plugins.module_utils import _layout
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._fetch import Artifact, Fetcher
-from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import NODE_FETCH_OPTIONS, extract_state, extract_to, url_id
-from ansible_collections.fleetops.release.plugins.module_utils._node_paths import NODE_PATHS_ARGSPEC
-from ansible_collections.fleetops.release.plugins.module_utils._state import NodeLock, NodeState, StateWriteError, backup_corrupt, gate, load, save
-from ansible_collections.fleetops.release.plugins.module_utils._versions import DEVELOPER, version_key
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.fetch import Artifact, Fetcher
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.node_fetch import NODE_FETCH_OPTIONS, extract_state, extract_to, url_id
+from ansible_collections.fleetops.release.plugins.module_utils._node.paths import NODE_PATHS_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._node.state import NodeLock, NodeState, StateWriteError, backup_corrupt, gate, load, save
+from ansible_collections.fleetops.release.plugins.module_utils._repo import layout as _layout
+from ansible_collections.fleetops.release.plugins.module_utils._repo.versions import DEVELOPER, version_key
 
 TAIL_LINES = 20
 TAIL_BYTES = 4000

@@ -44,7 +44,7 @@ except ImportError:  # modules report it through missing_required_lib
     HAS_YAML = False
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import RepoInfoError
-from ansible_collections.fleetops.release.plugins.module_utils._versions import DEVELOPER, channel_problem, module_name_problem
+from ansible_collections.fleetops.release.plugins.module_utils._repo.versions import DEVELOPER, channel_problem, module_name_problem
 
 MAX_BYTES = 64 * 1024
 """Largest repo-info document accepted, in bytes of UTF-8."""

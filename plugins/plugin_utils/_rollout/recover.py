@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import _bad, membership_label
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.rollout import _bad, membership_label
 
 
 class RecoverOps(t.Protocol):

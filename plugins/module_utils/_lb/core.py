@@ -100,12 +100,12 @@ def backend_for(params: dict) -> Backend:
     """The backend for ``params['type']`` (imported lazily: boto3 only for ELBv2)."""
     # pylint: disable=import-outside-toplevel
     if params["type"] == "haproxy":
-        from ansible_collections.fleetops.release.plugins.module_utils._lb_haproxy import HaproxyBackend
+        from ansible_collections.fleetops.release.plugins.module_utils._lb.haproxy import HaproxyBackend
         return HaproxyBackend(params)
     if params["type"] == "nginx":
-        from ansible_collections.fleetops.release.plugins.module_utils._lb_nginx import NginxBackend
+        from ansible_collections.fleetops.release.plugins.module_utils._lb.nginx import NginxBackend
         return NginxBackend(params)
-    from ansible_collections.fleetops.release.plugins.module_utils._lb_elbv2 import Elbv2Backend
+    from ansible_collections.fleetops.release.plugins.module_utils._lb.elbv2 import Elbv2Backend
     return Elbv2Backend(params)
 
 

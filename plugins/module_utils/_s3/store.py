@@ -22,8 +22,8 @@ import importlib.util
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
-from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
-from ansible_collections.fleetops.release.plugins.module_utils._sigv4 import Signer
+from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._s3.sigv4 import Signer
 
 
 class _NeverRaised(Exception):
@@ -101,7 +101,7 @@ def open_store(options: dict[str, t.Any]):
     """The store for these S3 options: the standard-library one where its signer applies, else boto3's S3Store."""
     signer = Signer.from_options(options)
     if signer is not None:
-        from ansible_collections.fleetops.release.plugins.module_utils._s3_http import HttpStore  # pylint: disable=import-outside-toplevel
+        from ansible_collections.fleetops.release.plugins.module_utils._s3.stdlib import HttpStore  # pylint: disable=import-outside-toplevel
 
         return HttpStore(options, signer)
     return S3Store(options)

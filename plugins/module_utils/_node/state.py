@@ -26,7 +26,7 @@ import tempfile
 from typing import Iterable
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._node_paths import STATE_FILE
+from ansible_collections.fleetops.release.plugins.module_utils._node.paths import STATE_FILE
 from ansible_collections.fleetops.release.plugins.module_utils._yamlite import YamlLiteError, dumps, loads
 
 DEFAULT_PATH = STATE_FILE  # the node state file's default, owned by _node_paths

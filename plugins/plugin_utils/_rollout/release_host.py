@@ -19,16 +19,17 @@ import typing as t
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.fleetops.release.plugins.module_utils._deploy import DIST_DEPLOY_ARGSPEC
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._lb import LB_ARGSPEC, LB_REQUIRED_IF, backend_for
-from ansible_collections.fleetops.release.plugins.module_utils._lb import run as lb_run
+from ansible_collections.fleetops.release.plugins.module_utils._lb.core import LB_ARGSPEC, LB_REQUIRED_IF, backend_for
+from ansible_collections.fleetops.release.plugins.module_utils._lb.core import run as lb_run
 from ansible_collections.fleetops.release.plugins.module_utils._lock import LOCK_ARGSPEC, LOCK_REQUIRED_IF, LockError
 from ansible_collections.fleetops.release.plugins.module_utils._lock import run as lock_run
-from ansible_collections.fleetops.release.plugins.module_utils._node_paths import NODE_PATH_KEYS
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import open_store
-from ansible_collections.fleetops.release.plugins.module_utils._s3_options import S3_ARGSPEC
-from ansible_collections.fleetops.release.plugins.plugin_utils import _abort, _health
+from ansible_collections.fleetops.release.plugins.module_utils._node.deploy import DIST_DEPLOY_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._node.paths import NODE_PATH_KEYS
+from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import open_store
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import abort as _abort
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import health as _health
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 LB_DEFAULT_KEYS = ("min_healthy", "drain_timeout", "wait_timeout")

@@ -41,7 +41,7 @@ import tempfile
 import time
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.module_utils._lb import LbError
+from ansible_collections.fleetops.release.plugins.module_utils._lb.core import LbError
 
 #: Seconds between the edit and the reload, so that the 10 ms process start times cannot tie with the mtime.
 EDIT_RELOAD_GAP = 0.03

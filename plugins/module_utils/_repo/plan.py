@@ -16,12 +16,12 @@ from __future__ import annotations
 import os
 import tempfile
 
-from ansible_collections.fleetops.release.plugins.module_utils import _layout
-from ansible_collections.fleetops.release.plugins.module_utils._archive import read_member
 from ansible_collections.fleetops.release.plugins.module_utils._errors import LayoutError, RepoInfoError
-from ansible_collections.fleetops.release.plugins.module_utils._node_fetch import plan_walk
-from ansible_collections.fleetops.release.plugins.module_utils._repoinfo import parse, resolve
-from ansible_collections.fleetops.release.plugins.module_utils._s3 import S3Store, s3_url
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.archive import read_member
+from ansible_collections.fleetops.release.plugins.module_utils._fetch.node_fetch import plan_walk
+from ansible_collections.fleetops.release.plugins.module_utils._repo import layout as _layout
+from ansible_collections.fleetops.release.plugins.module_utils._repo.repoinfo import parse, resolve
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3Store, s3_url
 
 PLAN_FORMAT = 1
 MAX_SIDECAR = 64 * 1024

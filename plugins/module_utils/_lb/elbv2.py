@@ -42,7 +42,7 @@ try:
 except ImportError:  # reported when the client is first needed
     HAS_BOTO3 = False
 
-from ansible_collections.fleetops.release.plugins.module_utils._lb import LbError
+from ansible_collections.fleetops.release.plugins.module_utils._lb.core import LbError
 
 #: Seconds added to the deregistration delay: AWS finishes a deregistration a little after the delay.
 DEREGISTRATION_MARGIN = 30.0

@@ -31,7 +31,7 @@ import socket
 import tempfile
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.module_utils._lb import LbError
+from ansible_collections.fleetops.release.plugins.module_utils._lb.core import LbError
 
 #: Seconds for one exchange with the runtime API (connect, send, read to the end).
 EXCHANGE_TIMEOUT = 10.0

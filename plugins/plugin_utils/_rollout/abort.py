@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime
 import os
 
-from ansible_collections.fleetops.release.plugins.plugin_utils._runstate import default_root
+from ansible_collections.fleetops.release.plugins.plugin_utils._rollout.runstate import default_root
 
 ENV = "FLEETOPS_ABORT_REQUESTED"
 _STATE: dict = {"pid": None, "lock": None, "requested_by": None, "requested_at": None, "marker": None}
