@@ -247,12 +247,18 @@ def _clean_prefix(prefix: str | None) -> str:
 
 
 def record_key(prefix: str | None, record: dict) -> str:
-    """Where the audit callback stores ``record`` in S3: ``<prefix>/<YYYY>/<MM>/<DD>/<run_id>.json``."""
-    ended = parse_time(record.get("ended_at"))
+    """Where a run's record lives in S3: ``<prefix>/<YYYY>/<MM>/<DD>/<run_id>.json``, the UTC day it ended (or started).
+
+    The one owner of the key: the audit callback writes there (plugin_utils/_audit_write.py) and audit_info reads
+    there. ``prefix`` None is the default prefix, an empty one the bucket's root. A run id is used as it is when it
+    is made of letters, digits, ``-``, ``_`` and ``.``; any other character becomes ``_``.
+    """
+    ended = parse_time(record.get("ended_at")) or parse_time(record.get("started_at"))
     if ended is None:
         raise AuditError("record %s: ended_at %s is not an ISO date and time" % (record.get("run_id"), json.dumps(record.get("ended_at"))))
     base = _clean_prefix(prefix)
-    return "%s%s/%s.json" % (base + "/" if base else "", ended.strftime("%Y/%m/%d"), record["run_id"])
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(record.get("run_id") or "run"))
+    return "%s%s/%s.json" % (base + "/" if base else "", ended.strftime("%Y/%m/%d"), name)
 
 
 def read_bucket(store: t.Any, bucket: str, prefix: str | None, window: Window, collected: Collected) -> None:

@@ -19,13 +19,13 @@ import os
 import time
 import typing as t
 
+from ansible_collections.fleetops.release.plugins.module_utils._audit import record_key
 from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.webhook import Spool, lock_until
 
 RECORD_KEYS = ("schema", "run_id", "kind", "playbook", "user", "project", "environment", "dist", "version_from",
                "versions_from", "version_to", "started_at", "ended_at", "duration_s", "result", "hosts", "changed_hosts",
                "node_health", "targeted", "problem_hosts", "lock_id", "check_mode", "awx_job_id", "job_template",
                "job_url", "interrupted_by", "lock")
-DEFAULT_PREFIX = "fleetops-audit"
 
 
 def record_from(summary: dict, job_url: str | None = None) -> dict:
@@ -83,13 +83,6 @@ def append_local(directory: str, record: dict, lock_timeout: float | None = None
     return path
 
 
-def s3_key(prefix: str, record: dict) -> str:
-    day = (record.get("ended_at") or record.get("started_at") or "0000-00-00")[:10]
-    year, month, date = (day.split("-") + ["00", "00", "00"])[:3]
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(record.get("run_id") or "run"))
-    return "%s/%s/%s/%s/%s.json" % (prefix.strip("/") or DEFAULT_PREFIX, year, month, date, safe)
-
-
 class S3Uploader:
     """Puts records into a bucket, with a spool for the ones that did not make it."""
 
@@ -103,7 +96,7 @@ class S3Uploader:
     def _put(self, record: dict) -> str:
         if self._store is None:
             self._store = self.store_factory()
-        key = s3_key(self.prefix, record)
+        key = record_key(self.prefix, record)
         body = json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8")
         self._store.put_bytes(self.bucket, key, body, content_type="application/json")
         return key
