@@ -46,6 +46,11 @@ HEALTH_IN_PROGRESS = "in_progress"
 HEALTH_CORRUPT = "corrupt"
 HEALTHS = (HEALTH_OK, HEALTH_MISSING, HEALTH_FAILURE, HEALTH_STALE, HEALTH_IN_PROGRESS, HEALTH_CORRUPT)
 """Every value of the result's ``health``; monitoring (the status playbook, the callbacks) reads it."""
+HEALTHY = (HEALTH_OK, HEALTH_IN_PROGRESS)
+"""Healths that need nobody (a release in progress is listed, not alarmed)."""
+NODE_PROBLEMS = (HEALTH_FAILURE, HEALTH_MISSING, HEALTH_STALE, HEALTH_CORRUPT)
+"""Healths that need a person: the seed alerts on failure and on a missing state file; a run that died half way
+leaves a stale building/maintain; an unusable file is corrupt. In the order reports name them."""
 
 
 def health(state: NodeState | LoadResult | None, stale_after: float, now: datetime.datetime | None = None) -> str:

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import typing as t
 
-HEALTHY = ("ok", "in_progress")
-"""Healths that do not make the sweep fail (in_progress is listed, not alarmed)."""
+from ansible_collections.fleetops.release.plugins.module_utils._node.node_state import HEALTHS, HEALTHY, NODE_PROBLEMS
 
-PROBLEMS = ("failure", "missing", "stale", "corrupt", "unreachable", "error", "unknown")
+PROBLEMS = NODE_PROBLEMS + ("unreachable", "error", "unknown")
 """Problem kinds, in the order the report and the failure message name them.
 
 The first four come from node_state's ``health``; ``unreachable`` (the host could not
 be contacted), ``error`` (node_state itself failed, e.g. the file was unreadable) and
 ``unknown`` (no result, or a health this version does not know) from the sweep."""
 
-ORDER = ("ok", "in_progress") + PROBLEMS
-KNOWN_HEALTHS = ("ok", "in_progress", "failure", "missing", "stale", "corrupt")
+ORDER = HEALTHY + PROBLEMS
+KNOWN_HEALTHS = HEALTHS
 
 
 def _text(value: t.Any, limit: int = 300) -> str | None:

@@ -18,9 +18,8 @@ import datetime
 import random
 import typing as t
 
-# Node statuses that need a person: the seed alerts on failure and on a missing state file;
-# a run that died half way leaves a stale building/maintain; an unusable file is corrupt.
-NODE_PROBLEMS = ("failure", "missing", "stale", "corrupt")
+from ansible_collections.fleetops.release.plugins.module_utils._node.node_state import NODE_PROBLEMS
+
 CONTROLLER_NAMES = ("localhost", "127.0.0.1", "::1")
 BOOKKEEPING = ("meta", "validate_argument_spec")
 DETAIL_LIMIT = 2000
@@ -79,7 +78,7 @@ def node_status_from(action: str, result: dict) -> tuple[str | None, str | None]
     if name == "node_state":
         health = result.get("health")
         status = result.get("status")
-        if health in ("missing", "stale", "corrupt", "failure"):
+        if health in NODE_PROBLEMS:
             status = health
         elif status is None and result.get("exists") is False:
             status = "missing"
