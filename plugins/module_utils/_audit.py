@@ -24,6 +24,7 @@ import re
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
+from ansible_collections.fleetops.release.plugins.module_utils._repo.layout import key_prefix
 
 SCHEMA = 1
 KINDS = ("release", "status", "other")
@@ -242,10 +243,6 @@ def read_directory(path: str, window: Window, collected: Collected) -> None:
             raise AuditError("cannot read the audit file %s: %s" % (full, exc.strerror or exc)) from None
 
 
-def _clean_prefix(prefix: str | None) -> str:
-    return (prefix if prefix is not None else DEFAULT_PREFIX).strip("/")
-
-
 def record_key(prefix: str | None, record: dict) -> str:
     """Where a run's record lives in S3: ``<prefix>/<YYYY>/<MM>/<DD>/<run_id>.json``, the UTC day it ended (or started).
 
@@ -256,15 +253,13 @@ def record_key(prefix: str | None, record: dict) -> str:
     ended = parse_time(record.get("ended_at")) or parse_time(record.get("started_at"))
     if ended is None:
         raise AuditError("record %s: ended_at %s is not an ISO date and time" % (record.get("run_id"), json.dumps(record.get("ended_at"))))
-    base = _clean_prefix(prefix)
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(record.get("run_id") or "run"))
-    return "%s%s/%s.json" % (base + "/" if base else "", ended.strftime("%Y/%m/%d"), name)
+    return "%s%s/%s.json" % (key_prefix(prefix, DEFAULT_PREFIX), ended.strftime("%Y/%m/%d"), name)
 
 
 def read_bucket(store: t.Any, bucket: str, prefix: str | None, window: Window, collected: Collected) -> None:
     """Every ``<prefix>/<YYYY>/<MM>/<DD>/<name>.json`` whose day is in ``window`` (listing is paginated)."""
-    base = _clean_prefix(prefix)
-    list_prefix = base + "/" if base else ""
+    list_prefix = key_prefix(prefix, DEFAULT_PREFIX)
     key_re = re.compile(r"^%s(\d{4})/(\d{2})/(\d{2})/[^/]+\.json$" % re.escape(list_prefix))
     try:
         objects = store.list(bucket, list_prefix)[0]

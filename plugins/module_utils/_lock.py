@@ -40,6 +40,7 @@ import time
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError, S3Error
+from ansible_collections.fleetops.release.plugins.module_utils._repo.layout import key_prefix
 from ansible_collections.fleetops.release.plugins.module_utils._s3.store import PreconditionFailed, WriteConflict, s3_url
 
 SCHEMA = 1
@@ -372,9 +373,7 @@ def make_backend(params: dict, store_factory: t.Callable[[dict], t.Any] | None) 
             raise LockError("backend=s3 needs bucket")
         if store_factory is None:
             raise LockError("backend=s3 needs an S3 client")
-        prefix = (params.get("prefix") if params.get("prefix") is not None else DEFAULT_PREFIX).lstrip("/")
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
+        prefix = key_prefix(params.get("prefix"), DEFAULT_PREFIX)
         return S3Backend(store_factory(params), params["bucket"], "%s%s/%s.json" % (prefix, project, environment))
     return FileBackend(params.get("path") or DEFAULT_PATH, project, environment)
 

@@ -30,6 +30,15 @@ _BIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
+def key_prefix(value: str | None, default: str) -> str:
+    """A user's key prefix as keys start with it: ``""`` (the bucket's root) or ``"a/b/"``, never a leading ``/``.
+
+    The one normalisation of the prefixes users give (the lock's, the audit records'); None means ``default``.
+    """
+    base = (value if value is not None else default).strip("/")
+    return base + "/" if base else ""
+
+
 def prefix(module: str, channel: str) -> str:
     """The folder of one module's channel: ``<Module>/<channel>/``."""
     return "%s/%s/" % (validate_module_name(module, "module"), validate_channel(channel, "channel"))

@@ -286,3 +286,12 @@ def test_parse_sha256_skips_comment_lines():
     assert _layout.parse_sha256(text, SRC, "x.tar.gz") == DIGEST
     # a comment does not make a bare digest ambiguous
     assert _layout.parse_sha256("# sha256 of x.tar.gz\n" + DIGEST + "\n", SRC, "x.tar.gz") == DIGEST
+
+
+@pytest.mark.parametrize("value,expected", [
+    (None, ".fleetops/locks/"), ("", ""), ("/", ""), ("audit", "audit/"), ("/team/audit/", "team/audit/"), ("a//", "a/"),
+])
+def test_key_prefix_is_normalised_once(value, expected):
+    from ansible_collections.fleetops.release.plugins.module_utils._repo.layout import key_prefix
+
+    assert key_prefix(value, ".fleetops/locks/") == expected
