@@ -19,7 +19,7 @@ import os
 import time
 import typing as t
 
-from ansible_collections.fleetops.release.plugins.module_utils._audit import record_key
+from ansible_collections.fleetops.release.plugins.module_utils._audit import AuditError, record_key
 from ansible_collections.fleetops.release.plugins.plugin_utils._alerts.webhook import Spool, lock_until
 
 RECORD_KEYS = ("schema", "run_id", "kind", "playbook", "user", "project", "environment", "dist", "version_from",
@@ -109,6 +109,9 @@ class S3Uploader:
                 old = Spool.load(path)["payload"]
                 written.append(self._put(old))
                 Spool.done(path)
+            except AuditError as exc:  # the record itself is bad: set it aside, do not block the ones behind it
+                problems.append("spooled record %s has no S3 key (%s); moved to %s" % (
+                    os.path.basename(path), exc, self.spool.move(path, "s3")))
             except Exception as exc:  # pylint: disable=broad-except
                 problems.append("spooled record %s not uploaded yet: %s" % (os.path.basename(path), exc))
                 break

@@ -17,6 +17,7 @@ go through boto3 (see _s3.open_store and plugin_utils/_presign).
 
 from __future__ import annotations
 
+import configparser
 import datetime
 import hashlib
 import hmac
@@ -31,6 +32,21 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 def _canonical_query(query: dict[str, str]) -> str:
     return "&".join("%s=%s" % (quote(k, safe="~"), quote(v, safe="~")) for k, v in sorted(query.items()))
+
+
+def config_region() -> str | None:
+    """The region of the AWS config file's profile (``AWS_PROFILE``, else ``default``), as boto3 would find it."""
+    path = os.environ.get("AWS_CONFIG_FILE") or os.path.join(os.path.expanduser("~"), ".aws", "config")
+    profile = os.environ.get("AWS_PROFILE") or "default"
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None
+    for section in (("profile %s" % profile, profile) if profile != "default" else ("default", "profile default")):
+        if parser.has_option(section, "region"):
+            return parser.get(section, "region").strip() or None
+    return None
 
 
 class Signer:
@@ -58,7 +74,8 @@ class Signer:
             token = token or os.environ.get("AWS_SESSION_TOKEN")
         if not access or not secret:
             return None
-        region = options.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        region = (options.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+                  or config_region() or "us-east-1")
         return cls(access, secret, region, options.get("endpoint_url"), token)
 
     def _signing_key(self, day: str) -> bytes:
@@ -84,7 +101,7 @@ class Signer:
         Every ``x-amz-*`` header given is signed along with the host; other headers (Content-Type,
         If-None-Match, If-Match) are sent as they are.
         """
-        moment = (now or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC)
+        moment = (now or datetime.datetime.now(datetime.timezone.utc)).astimezone(datetime.timezone.utc)
         amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
         day = moment.strftime("%Y%m%d")
         scope = "%s/%s/s3/aws4_request" % (day, self.region)
@@ -113,7 +130,7 @@ class Signer:
 
     def presign_get(self, bucket: str, key: str, expires: int, version_id: str | None = None,
                     now: datetime.datetime | None = None) -> str:
-        moment = (now or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC)
+        moment = (now or datetime.datetime.now(datetime.timezone.utc)).astimezone(datetime.timezone.utc)
         amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
         day = moment.strftime("%Y%m%d")
         scope = "%s/%s/s3/aws4_request" % (day, self.region)

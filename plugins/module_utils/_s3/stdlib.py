@@ -45,6 +45,12 @@ from ansible_collections.fleetops.release.plugins.module_utils._s3.store import 
 NOT_FOUND_CODES = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
 MAX_BACKOFF = 20.0
 MAX_ERROR_BODY = 64 * 1024
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+RETRY_CODES = ("RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "SlowDown", "Throttling",
+               "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestThrottledException",
+               "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
+               "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "EC2ThrottledException",
+               "InternalError")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -144,6 +150,11 @@ def _error_of(status: int, body: bytes, headers: dict[str, str]) -> HttpError:
     return HttpError(status, code, message, headers)
 
 
+def _retryable(error: HttpError) -> bool:
+    """What botocore's standard retry mode retries: throttling, 500/502/503/504, and S3's timeout codes."""
+    return error.status in RETRY_STATUSES or error.code in RETRY_CODES
+
+
 def _response_dict(status: int, headers: dict[str, str]) -> dict[str, t.Any]:
     """boto3's shape for what the callers read of a HEAD, GET or PUT answer."""
     out: dict[str, t.Any] = {"ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers}}
@@ -224,7 +235,7 @@ class HttpStore:
                 finally:
                     exc.close()
                 error = _error_of(exc.code, data, got)
-                if (exc.code >= 500 or exc.code == 429) and attempt + 1 < self._attempts:
+                if _retryable(error) and attempt + 1 < self._attempts:
                     last = self._fail(error, what)
                     continue
                 raise error from None
@@ -257,7 +268,7 @@ class HttpStore:
 
     @staticmethod
     def _fail(error: HttpError, what: str) -> S3Error:
-        transient = error.status >= 500 or error.status == 429
+        transient = _retryable(error)
         return S3Error("%s: S3 answered %s %s%s" % (what, error.status, error.code,
                                                     (": " + error.message) if error.message else ""), transient)
 

@@ -11,7 +11,7 @@ botocore's ``standard`` mode (exponential backoff with jitter on throttling,
 credentials or signed URLs.
 
 ``open_store`` is how callers get a store: for an explicit endpoint with plain
-keys it is _s3_http.HttpStore (the standard library, no boto3 import, the same
+keys it is _s3/stdlib.HttpStore (the standard library, no boto3 import, the same
 contract), else this module's boto3 S3Store. boto3 is imported only when a
 boto3 client is built.
 """

@@ -322,3 +322,15 @@ def test_no_secret_in_any_message(scripted):
         store.get_bytes("bkt", "k", 10)
     for secret in ("SECRETTESTKEY", "TOKENSECRET", "Signature="):
         assert secret not in str(caught.value)
+
+
+def test_retried_as_botocore_retries(scripted):
+    """S3's 400 RequestTimeout (a stalled upload) is retried; a 501 is not, as in botocore's standard mode."""
+    store, script, _sleeps = scripted([_error("RequestTimeout", "Your socket connection to the server was not read", 400),
+                                      (200, {"ETag": '"e"'}, b"")])
+    store.put_bytes("bkt", "k", b"x")
+    assert len(script.requests) == 2
+    store, script, _sleeps = scripted([_error("NotImplemented", "A header you provided implies functionality", 501)])
+    with pytest.raises(S3Error, match="S3 answered 501 NotImplemented") as caught:
+        store.put_bytes("bkt", "k", b"x")
+    assert len(script.requests) == 1 and not caught.value.transient

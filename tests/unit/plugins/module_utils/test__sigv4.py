@@ -109,3 +109,29 @@ def test_signed_request_keeps_other_headers_unsigned():
     assert headers["If-None-Match"] == "*" and headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
     assert "SignedHeaders=host;x-amz-content-sha256;x-amz-date," in headers["Authorization"]
     assert "SK" not in headers["Authorization"]
+
+
+def test_region_from_the_config_file_as_boto3_finds_it(monkeypatch, tmp_path):
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = eu-north-1\n[profile ops]\nregion = ap-east-1\n")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    options = {"access_key": "K", "secret_key": "S", "endpoint_url": "http://s3"}
+    assert Signer.from_options(options).region == "eu-north-1"
+    monkeypatch.setenv("AWS_PROFILE", "ops")
+    assert Signer.from_options(options).region == "ap-east-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "sa-east-1")
+    assert Signer.from_options(options).region == "sa-east-1", "the environment comes first"
+    assert Signer.from_options(dict(options, region="us-west-2")).region == "us-west-2", "then the task's option"
+    config.write_text("not an ini file [")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert Signer.from_options(options).region == "us-east-1"
+
+
+def test_signing_needs_no_datetime_utc_alias(monkeypatch):
+    """Nodes may run Python before 3.11, which has no datetime.UTC."""
+    monkeypatch.delattr(datetime, "UTC", raising=False)
+    signer = Signer("AK", "SK", "us-east-1", "http://127.0.0.1:9")
+    assert "X-Amz-Signature=" in signer.presign_get("b", "k", 60)
+    assert "Signature=" in signer.sign("GET", "b", "k")[1]["Authorization"]

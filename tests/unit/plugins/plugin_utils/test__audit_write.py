@@ -49,3 +49,17 @@ def test_the_reader_finds_what_the_writer_wrote(endpoint, tmp_path, prefix):
     params.update(options, bucket=bucket, prefix=prefix, endpoint_url=endpoint, since="2026-11-23", until="2026-11-23", latest=0)
     found = audit_info(params, open_store)
     assert json.dumps(found).count("20261122T233000Z-1 x/y") >= 1, found
+
+
+def test_a_spooled_record_without_a_time_is_set_aside_not_blocking(endpoint, tmp_path):
+    options = dict(KEYS, endpoint_url=endpoint)
+    S3Store(dict(options)).client.create_bucket(Bucket="audit-spool")
+    uploader = S3Uploader(str(tmp_path), "audit-spool", "fleetops-audit", lambda: open_store(dict(options)))
+    broken = record("r-broken", "later")
+    broken["started_at"] = "never"
+    uploader.spool.add("s3", "r-broken", broken, "was offline")
+    uploader.spool.add("s3", "r-good", record("r-good", "2026-11-22T10:00:00Z"), "was offline")
+    written, problems = uploader.upload(record("r-now", "2026-11-23T10:00:00Z"))
+    assert written == ["fleetops-audit/2026/11/22/r-good.json", "fleetops-audit/2026/11/23/r-now.json"]
+    assert len(problems) == 1 and "r-broken" in problems[0] and "moved to" in problems[0]
+    assert uploader.spool.pending("s3") == []
