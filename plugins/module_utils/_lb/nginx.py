@@ -230,22 +230,40 @@ def _stat(pid: int) -> tuple[int, int] | None:
     return int(fields[1]), int(fields[19])
 
 
-def _start_time(ticks: int) -> float:
+def boot_offset(samples: int = 5) -> float:
+    """Wall-clock time minus the time since boot, read so that a preemption between the two clocks cannot skew it.
+
+    Read naively (wall clock, then boot clock), a process descheduled between the two reads on a busy machine shifts
+    every start time earlier by however long it waited, and a worker started just after a configuration write would
+    read as older than the file (a reload pending forever). Each sample brackets the wall-clock read between two boot
+    clock reads; the tightest bracket wins.
+    """
+    best_gap, best = None, 0.0
+    for _sample in range(samples):
+        before = time.clock_gettime(time.CLOCK_BOOTTIME)
+        wall = time.time()
+        after = time.clock_gettime(time.CLOCK_BOOTTIME)
+        if best_gap is None or after - before < best_gap:
+            best_gap, best = after - before, wall - (before + after) / 2
+    return best
+
+
+def _start_time(ticks: int, offset: float) -> float:
     """A process start time (ticks since boot) as a wall-clock time, comparable with a file's mtime."""
-    offset = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
     return offset + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def children(master: int) -> list[tuple[int, str, float]]:
     """(PID, title, start time) of every child of the master."""
     found = []
+    offset = boot_offset()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         stat = _stat(int(entry))
         if stat is None or stat[0] != master:
             continue
-        found.append((int(entry), _cmdline(int(entry)), _start_time(stat[1])))
+        found.append((int(entry), _cmdline(int(entry)), _start_time(stat[1], offset)))
     return found
 
 

@@ -309,3 +309,22 @@ def test_a_symlinked_file_stays_a_symlink(lb):
     lb().drain()
     assert os.path.islink(lb.path) and "server 10.0.0.2:8080 down;" in real.read_text()
     assert lb().member()["state"] == "drained"
+
+
+def test_boot_offset_takes_the_tightest_bracket(monkeypatch):
+    """A preemption between the clock reads (a busy machine) must not shift process start times."""
+    boot = iter([100.0, 100.5,     # sample 1: descheduled for 0.5 s around the wall-clock read
+                 200.0, 200.001])  # sample 2: tight
+    walls = iter([1000.3, 1100.0005])
+    monkeypatch.setattr(_lb_nginx.time, "clock_gettime", lambda clock: next(boot))
+    monkeypatch.setattr(_lb_nginx.time, "time", lambda: next(walls))
+    assert _lb_nginx.boot_offset(samples=2) == pytest.approx(900.0, abs=0.001)
+
+
+def test_start_times_of_this_process_are_close_to_now():
+    import time as _time
+
+    with open("/proc/self/stat", encoding="ascii") as handle:
+        ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+    started = _lb_nginx._start_time(ticks, _lb_nginx.boot_offset())
+    assert started <= _time.time() + 0.05
