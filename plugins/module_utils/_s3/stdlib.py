@@ -40,9 +40,8 @@ import xml.etree.ElementTree as ET
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
 from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
 from ansible_collections.fleetops.release.plugins.module_utils._s3.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer
-from ansible_collections.fleetops.release.plugins.module_utils._s3.store import AlreadyExists, PreconditionFailed, WriteConflict
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import NOT_FOUND_CODES, AlreadyExists, PreconditionFailed, WriteConflict, s3_url
 
-NOT_FOUND_CODES = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
 MAX_BACKOFF = 20.0
 MAX_ERROR_BODY = 64 * 1024
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -172,10 +171,6 @@ def _response_dict(status: int, headers: dict[str, str]) -> dict[str, t.Any]:
     if "content-type" in headers:
         out["ContentType"] = headers["content-type"]
     return out
-
-
-def s3_url(bucket: str, key: str = "") -> str:
-    return "s3://%s/%s" % (bucket, key)
 
 
 class HttpStore:
