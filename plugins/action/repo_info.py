@@ -5,16 +5,19 @@
 from __future__ import annotations
 
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.plugins.action import ActionBase
+
+from ansible_collections.fleetops.release.plugins.module_utils._repo.plan import REPO_INFO
+from ansible_collections.fleetops.release.plugins.plugin_utils._local_module import LocalModuleAction
 
 
-class ActionModule(ActionBase):
-    """Runs the module, and hides the result like no_log when it carries presigned URLs."""
+class ActionModule(LocalModuleAction):
+    """Runs repo_info (in this process on a local connection, see plugin_utils/_local_module.py), and hides the result
+    like no_log when it carries presigned URLs."""
+
+    ENTRY = REPO_INFO
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        result.update(self._execute_module(module_name=self._task.resolved_action or self._task.action,
-                                           module_args=self._task.args, task_vars=task_vars))
         if boolean(self._task.args.get("presign", False), strict=False) and "plan" in result:
             result["_ansible_no_log"] = True
         return result

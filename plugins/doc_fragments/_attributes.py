@@ -37,6 +37,20 @@ attributes:
     support: full
 """
 
+    # The modules that run on the controller, whose action runs their code in its own process on a local connection.
+    CONTROLLER_ACTION = r"""
+options: {}
+attributes:
+  action:
+    description:
+      - Has an action plugin. On a C(local) connection (C(localhost), or C(delegate_to) it) it runs the module's code in
+        the task's own worker process, with the same arguments, checks, result and errors, and no module payload or
+        second Python. It runs the module as usual on any other connection, with C(become), a task C(environment),
+        C(async), an C(ansible_python_interpreter) other than the controller's Python, or where boto3 is needed and
+        only the module's interpreter may have it.
+    support: full
+"""
+
     # The action group the S3-backed modules belong to.
     S3_GROUP = r"""
 options: {}

@@ -40,8 +40,10 @@ import time
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError, S3Error
+from ansible_collections.fleetops.release.plugins.module_utils._module import Entry
 from ansible_collections.fleetops.release.plugins.module_utils._repo.layout import key_prefix
-from ansible_collections.fleetops.release.plugins.module_utils._s3.store import PreconditionFailed, WriteConflict, s3_url
+from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import PreconditionFailed, WriteConflict, open_store, s3_url
 
 SCHEMA = 1
 DEFAULT_PREFIX = ".fleetops/locks/"
@@ -696,3 +698,18 @@ def run(params: dict, check_mode: bool, store_factory: t.Callable[[dict], t.Any]
         result = locker.acquire()
     result["warnings"] = locker.warnings
     return result
+
+
+def _module_call(params: dict, check_mode: bool) -> dict:
+    """The release_lock module's call: a lock held by somebody else fails the task with the holder's record."""
+    try:
+        return run(params, check_mode, open_store)
+    except LockError as exc:
+        return dict(exc.result, failed=True, msg=str(exc), changed=False)
+
+
+def _stores(params: dict) -> list[dict]:
+    return [params] if params["backend"] == "s3" or (params["backend"] is None and params["bucket"]) else []
+
+
+RELEASE_LOCK = Entry("release_lock", dict(LOCK_ARGSPEC, **S3_ARGSPEC), _module_call, _stores, required_if=LOCK_REQUIRED_IF)

@@ -21,6 +21,7 @@ extends_documentation_fragment:
   - fleetops.release._attributes
   - fleetops.release._attributes.INFO_MODULE
   - fleetops.release._attributes.S3_GROUP
+  - fleetops.release._attributes.CONTROLLER_ACTION
 options:
   bucket:
     description: The project's bucket.
@@ -91,30 +92,12 @@ modules:
       type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._repo.catalog import describe, module_names
-from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3_ARGSPEC, open_store
+from ansible_collections.fleetops.release.plugins.module_utils._module import run_module
+from ansible_collections.fleetops.release.plugins.module_utils._repo.catalog import ARTIFACT_INFO
 
 
 def main() -> None:
-    argument_spec = dict(
-        bucket=dict(type="str", required=True),
-        modules=dict(type="list", elements="str"),
-        latest=dict(type="int", default=10),
-        include_developer=dict(type="bool", default=True),
-    )
-    argument_spec.update(S3_ARGSPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    p = module.params
-
-    def call() -> dict:
-        store = open_store(p)
-        names = p["modules"] or module_names(store, p["bucket"])
-        return dict(changed=False, modules=[describe(store, p["bucket"], name, p["latest"], p["include_developer"]) for name in names])
-
-    finish(module, call, s3=[p])
+    run_module(ARTIFACT_INFO)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ extends_documentation_fragment:
   - fleetops.release._s3
   - fleetops.release._attributes
   - fleetops.release._attributes.S3_GROUP
+  - fleetops.release._attributes.CONTROLLER_ACTION
 attributes:
   check_mode:
     support: full
@@ -349,26 +350,12 @@ location:
   sample: s3://projectx-releases/.fleetops/locks/projectx/online.json
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.fleetops.release.plugins.module_utils._lock import LOCK_ARGSPEC, LOCK_REQUIRED_IF, LockError, run
-from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
-from ansible_collections.fleetops.release.plugins.module_utils._s3.store import open_store
+from ansible_collections.fleetops.release.plugins.module_utils._lock import RELEASE_LOCK
+from ansible_collections.fleetops.release.plugins.module_utils._module import run_module
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=dict(LOCK_ARGSPEC, **S3_ARGSPEC), required_if=LOCK_REQUIRED_IF,
-                           supports_check_mode=True)
-    uses_s3 = module.params["backend"] == "s3" or (module.params["backend"] is None and module.params["bucket"])
-
-    def call() -> dict:
-        try:
-            return run(module.params, module.check_mode, open_store)
-        except LockError as exc:
-            return dict(exc.result, failed=True, msg=str(exc), changed=False)
-
-    finish(module, call, s3=[module.params] if uses_s3 else [])
+    run_module(RELEASE_LOCK)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ extends_documentation_fragment:
   - fleetops.release._attributes
   - fleetops.release._attributes.INFO_MODULE
   - fleetops.release._attributes.S3_GROUP
+  - fleetops.release._attributes.CONTROLLER_ACTION
 options:
   path:
     description:
@@ -168,68 +169,12 @@ tree:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._module import finish
-from ansible_collections.fleetops.release.plugins.module_utils._repo.plan import Catalog, build_plan, presign_plan
-from ansible_collections.fleetops.release.plugins.module_utils._repo.repoinfo import parse
-from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3_ARGSPEC, open_store
-
-MAX_FILE = 64 * 1024
-
-
-def run(module: AnsibleModule) -> dict:
-    p = module.params
-    kind = None if p["kind"] == "auto" else p["kind"]
-    store = catalog = None
-    if p["bucket"]:
-        store = open_store(p)
-        catalog = Catalog(store, p["bucket"], allow_unverified=p["allow_unverified"], pin_versions=p["pin_versions"])
-    if p["path"]:
-        try:
-            with open(p["path"], "rb") as handle:
-                data = handle.read(MAX_FILE + 1)
-        except OSError as exc:
-            raise FleetopsError("%s: cannot read repo-info: %s" % (p["path"], exc.strerror)) from None
-        info = parse(data, p["path"], kind=kind)
-    else:
-        if catalog is None or not p["version"]:
-            raise FleetopsError("reading repo-info by name needs version and bucket")
-        info = catalog.repo_info(p["name"], p["version"], kind)
-    result = dict(changed=False, kind="dist" if hasattr(info, "sub_repo") else "rel", source=info.source,
-                  repo_info=info.to_dict())
-    if result["kind"] == "dist" and p["resolve"] and catalog is not None:
-        if not p["name"]:
-            raise FleetopsError("%s: resolving a local DIST repo-info needs name (the DIST's name in the bucket)" % p["path"])
-        plan = build_plan(catalog, p["name"], info.rel_branch, project=p["project"], dist_info=info)
-        for warning in plan["warnings"]:
-            module.warn(warning)
-        if p["presign"]:
-            presign_plan(plan, store, p["url_expiry"])
-        result.update(plan=plan, tree=plan["tree"])
-    return result
+from ansible_collections.fleetops.release.plugins.module_utils._module import run_module
+from ansible_collections.fleetops.release.plugins.module_utils._repo.plan import REPO_INFO
 
 
 def main() -> None:
-    argument_spec = dict(
-        path=dict(type="path"),
-        name=dict(type="str"),
-        version=dict(type="str"),
-        kind=dict(type="str", choices=["auto", "rel", "dist"], default="auto"),
-        bucket=dict(type="str"),
-        resolve=dict(type="bool", default=True),
-        project=dict(type="str"),
-        allow_unverified=dict(type="bool", default=False),
-        pin_versions=dict(type="bool", default=True),
-        presign=dict(type="bool", default=False),
-        url_expiry=dict(type="int", default=3600),
-    )
-    argument_spec.update(S3_ARGSPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("path", "name")], mutually_exclusive=[("path", "version")],
-                           required_if=[("presign", True, ["bucket"])])
-    finish(module, lambda: run(module), s3=[module.params] if module.params["bucket"] else [])
+    run_module(REPO_INFO)
 
 
 if __name__ == "__main__":

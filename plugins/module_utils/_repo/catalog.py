@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import LayoutError
+from ansible_collections.fleetops.release.plugins.module_utils._module import Entry
 from ansible_collections.fleetops.release.plugins.module_utils._repo import layout as _layout
 from ansible_collections.fleetops.release.plugins.module_utils._repo.versions import DEVELOPER, sort_tags, validate_module_name
-from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3Store
+from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3Store, open_store
 
 
 def _channel_summary(module: str, channel: str, objects: list[dict]) -> dict:
@@ -64,3 +66,21 @@ def describe(store: S3Store, bucket: str, module: str, latest: int, include_deve
         tags=[_channel_summary(module, tag, by_channel[tag]) for tag in shown],
         developer=_channel_summary(module, DEVELOPER, by_channel[DEVELOPER]) if include_developer and DEVELOPER in by_channel else None,
     )
+
+
+def _artifact_info(params: dict, check_mode: bool) -> dict:
+    """The artifact_info module's call (it only reads, so check mode changes nothing)."""
+    del check_mode
+    store = open_store(params)
+    names = params["modules"] or module_names(store, params["bucket"])
+    return dict(changed=False, modules=[describe(store, params["bucket"], name, params["latest"], params["include_developer"])
+                                        for name in names])
+
+
+ARTIFACT_INFO = Entry("artifact_info", dict(
+    S3_ARGSPEC,
+    bucket=dict(type="str", required=True),
+    modules=dict(type="list", elements="str"),
+    latest=dict(type="int", default=10),
+    include_developer=dict(type="bool", default=True),
+), _artifact_info, lambda params: [params])

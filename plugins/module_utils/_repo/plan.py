@@ -16,12 +16,14 @@ from __future__ import annotations
 import os
 import tempfile
 
-from ansible_collections.fleetops.release.plugins.module_utils._errors import LayoutError, RepoInfoError
+from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError, LayoutError, RepoInfoError
 from ansible_collections.fleetops.release.plugins.module_utils._fetch.archive import read_member
 from ansible_collections.fleetops.release.plugins.module_utils._fetch.node_fetch import plan_walk
+from ansible_collections.fleetops.release.plugins.module_utils._module import Entry
 from ansible_collections.fleetops.release.plugins.module_utils._repo import layout as _layout
 from ansible_collections.fleetops.release.plugins.module_utils._repo.repoinfo import parse, resolve
-from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3Store, s3_url
+from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
+from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3Store, open_store, s3_url
 
 PLAN_FORMAT = 1
 MAX_SIDECAR = 64 * 1024
@@ -171,3 +173,55 @@ def presign_plan(plan: dict, store: S3Store, expires: int) -> int:
         art["url"] = store.presign_get(art["bucket"], art["key"], expires, art.get("version_id"))
         count += 1
     return count
+
+
+MAX_FILE = 64 * 1024
+
+
+def _repo_info(params: dict, check_mode: bool) -> dict:
+    """The repo_info module's call: read a repo-info (a local file or by name from the bucket), resolve a DIST's plan."""
+    del check_mode  # it only reads
+    kind = None if params["kind"] == "auto" else params["kind"]
+    store = catalog = None
+    if params["bucket"]:
+        store = open_store(params)
+        catalog = Catalog(store, params["bucket"], allow_unverified=params["allow_unverified"], pin_versions=params["pin_versions"])
+    if params["path"]:
+        try:
+            with open(params["path"], "rb") as handle:
+                data = handle.read(MAX_FILE + 1)
+        except OSError as exc:
+            raise FleetopsError("%s: cannot read repo-info: %s" % (params["path"], exc.strerror)) from None
+        info = parse(data, params["path"], kind=kind)
+    else:
+        if catalog is None or not params["version"]:
+            raise FleetopsError("reading repo-info by name needs version and bucket")
+        info = catalog.repo_info(params["name"], params["version"], kind)
+    result = dict(changed=False, kind="dist" if hasattr(info, "sub_repo") else "rel", source=info.source,
+                  repo_info=info.to_dict())
+    if result["kind"] == "dist" and params["resolve"] and catalog is not None:
+        if not params["name"]:
+            raise FleetopsError("%s: resolving a local DIST repo-info needs name (the DIST's name in the bucket)" % params["path"])
+        plan = build_plan(catalog, params["name"], info.rel_branch, project=params["project"], dist_info=info)
+        result["warnings"] = list(plan["warnings"])
+        if params["presign"]:
+            presign_plan(plan, store, params["url_expiry"])
+        result.update(plan=plan, tree=plan["tree"])
+    return result
+
+
+REPO_INFO = Entry("repo_info", dict(
+    S3_ARGSPEC,
+    path=dict(type="path"),
+    name=dict(type="str"),
+    version=dict(type="str"),
+    kind=dict(type="str", choices=["auto", "rel", "dist"], default="auto"),
+    bucket=dict(type="str"),
+    resolve=dict(type="bool", default=True),
+    project=dict(type="str"),
+    allow_unverified=dict(type="bool", default=False),
+    pin_versions=dict(type="bool", default=True),
+    presign=dict(type="bool", default=False),
+    url_expiry=dict(type="int", default=3600),
+), _repo_info, lambda params: [params] if params["bucket"] else [],
+    required_one_of=[("path", "name")], mutually_exclusive=[("path", "version")], required_if=[("presign", True, ["bucket"])])

@@ -61,3 +61,18 @@ $S3CTL put releases Ver/1.10.0/Ver.tar.gz.sha256 "$bad/f"
 
 ansible-playbook -i localhost, -c local info.yml "${vars[@]}"
 ansible-playbook -i localhost, -c local resolve.yml "${vars[@]}" -e "interop=$interop" "$@"
+
+# In the action's process on a local connection, as a module with a task environment: the same answers (local.yml).
+# The module payloads the run leaves behind (kept) are those of the tasks with an environment only: one each for
+# "as a module" repo_info, artifact_info and the two release_lock tasks, and one per loop that has a module item (the
+# items of a loop share the task's remote directory). Run in the action's process, the other tasks would add one each.
+rtmp=$FLEETOPS_S3_WORK/remote-tmp
+ANSIBLE_KEEP_REMOTE_FILES=1 ANSIBLE_REMOTE_TMP=$rtmp ANSIBLE_PYTHON_INTERPRETER=$(command -v python3) \
+    ansible-playbook -i localhost, -c local local.yml "${vars[@]}"
+count() { find "$rtmp" -name "AnsiballZ_$1.py" | wc -l; }
+echo "module payloads: repo_info $(count repo_info), artifact_info $(count artifact_info), release_lock $(count release_lock)"
+if [ "$(count repo_info)" -ne 2 ] || [ "$(count artifact_info)" -ne 2 ] || [ "$(count release_lock)" -ne 3 ]; then
+    echo "expected 2 repo_info, 2 artifact_info and 3 release_lock payloads (the tasks run as modules), found:" >&2
+    find "$rtmp" -name 'AnsiballZ_*' >&2
+    exit 1
+fi

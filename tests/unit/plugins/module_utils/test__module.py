@@ -51,7 +51,7 @@ def test_an_error_fails_with_its_message():
     def call():
         raise FleetopsError("s3://b/k: S3 answered 403 AccessDenied")
 
-    assert finish(call).outcome == ("fail", {"msg": "s3://b/k: S3 answered 403 AccessDenied"})
+    assert finish(call).outcome == ("fail", {"failed": True, "msg": "s3://b/k: S3 answered 403 AccessDenied"})
 
 
 def test_a_failed_result_fails_and_keeps_its_fields():
