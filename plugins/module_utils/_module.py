@@ -21,7 +21,6 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._s3.store import store_problem
 
 
 class Entry:
@@ -42,6 +41,10 @@ class Entry:
 
 def outcome(call: t.Callable[[], dict], s3: t.Iterable[dict[str, t.Any]] = ()) -> dict:
     """``call()``'s result, or a failed result naming why it could not run (a store needs boto3) or what went wrong."""
+    s3 = list(s3)
+    if s3:
+        # Imported only for a call that opens a store: a node module that uses none does not load the S3 client code.
+        from ansible_collections.fleetops.release.plugins.module_utils._s3.store import store_problem  # pylint: disable=import-outside-toplevel
     for options in s3:
         problem = store_problem(options)
         if problem:

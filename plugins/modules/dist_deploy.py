@@ -225,14 +225,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._module import finish
 from ansible_collections.fleetops.release.plugins.module_utils._node.deploy import DIST_DEPLOY_ARGSPEC, Deployer
-from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3_ARGSPEC, open_store
+from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC, store_opener
 
 
 def main() -> None:
     argument_spec = dict(DIST_DEPLOY_ARGSPEC)
     argument_spec.update(S3_ARGSPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    finish(module, Deployer(module.params, lambda: open_store(module.params), module.check_mode, warn=module.warn).run)
+    finish(module, Deployer(module.params, store_opener(module.params), module.check_mode, warn=module.warn).run)
 
 
 if __name__ == "__main__":

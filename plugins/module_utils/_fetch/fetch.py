@@ -27,16 +27,21 @@ import tempfile
 import threading
 import time
 import typing as t
-from http.client import HTTPException
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.urls import open_url
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError, IntegrityError, S3Error
 
 CHUNK = 1024 * 1024
 QUEUE_DEPTH = 4
 HEX = "0123456789abcdef"
+
+
+def open_url(url: str, **kwargs: t.Any) -> t.Any:
+    """ansible's open_url, imported on the first download: a rerun with nothing to fetch never loads urls and ssl."""
+    from ansible.module_utils.urls import open_url as _open_url  # pylint: disable=import-outside-toplevel
+
+    return _open_url(url, **kwargs)
 
 
 class TransientError(FleetopsError):
@@ -242,6 +247,8 @@ class Fetcher:
         return digest, size, temp
 
     def _from_url(self, art: Artifact, handle: t.BinaryIO) -> tuple[str, int]:
+        from http.client import HTTPException  # pylint: disable=import-outside-toplevel  # only a download needs it
+
         try:
             resp = open_url(art.url, method="GET", timeout=self.timeout, validate_certs=self.validate_certs,
                             follow_redirects="none", use_proxy=True)

@@ -15,7 +15,6 @@ import os
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import ArchiveError, FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._fetch.archive import extract
 from ansible_collections.fleetops.release.plugins.module_utils._fetch.fetch import Artifact, Fetcher
 from ansible_collections.fleetops.release.plugins.module_utils._node.paths import NODE_PATHS_ARGSPEC
 from ansible_collections.fleetops.release.plugins.module_utils._repo import layout as _layout
@@ -130,6 +129,9 @@ def extract_to(path: str, dest: str, sha256: str, label: str) -> None:
     os.makedirs(parent, mode=0o755, exist_ok=True)
     with open(_marker(dest), "w") as handle:
         handle.write(sha256 + "\n")
+    # Imported here: a node whose artifacts are all in place never needs the extractor.
+    from ansible_collections.fleetops.release.plugins.module_utils._fetch.archive import extract  # pylint: disable=import-outside-toplevel
+
     try:
         extract(path, dest)
     except BaseException as exc:

@@ -22,3 +22,13 @@ S3_ARGSPEC: dict[str, dict[str, t.Any]] = dict(
     connect_timeout=dict(type="float", default=10.0),
     read_timeout=dict(type="float", default=60.0),
 )
+
+
+def store_opener(params: dict[str, t.Any]) -> t.Callable[[], t.Any]:
+    """What opens the store of these options when first called: a node whose artifacts all come by presigned URL, or
+    that has nothing to fetch, never imports the S3 client code."""
+    def opener() -> t.Any:
+        from ansible_collections.fleetops.release.plugins.module_utils._s3.store import open_store  # pylint: disable=import-outside-toplevel
+
+        return open_store(params)
+    return opener
