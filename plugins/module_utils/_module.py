@@ -12,7 +12,7 @@ FleetopsError or a result marked ``failed`` fails the task with its message, any
 
 The modules that run on the controller (repo_info, artifact_info, release_lock) describe themselves as an ``Entry``:
 argument spec, checks, the call on validated parameters, and the S3 options of the stores it opens. ``run_module`` is
-their main(); their action plugin (plugin_utils/_local.py) runs the same entry in its own process when the task's
+their main(); their action plugin (plugin_utils/_local_module.py) runs the same entry in its own process when the task's
 connection is local, so the code and the answer are the same either way.
 """
 

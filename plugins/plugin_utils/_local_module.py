@@ -25,18 +25,40 @@ import typing as t
 from ansible import constants as C
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
+from ansible.plugins.connection.local import Connection as LocalConnection
 
 from ansible_collections.fleetops.release.plugins.module_utils._module import Entry, outcome
 from ansible_collections.fleetops.release.plugins.module_utils._s3.store import store_problem
 
 
+def _links(path: str) -> list[str]:
+    """``path`` and each path its symbolic links lead to, in order."""
+    chain = [os.path.abspath(path)]
+    while os.path.islink(chain[-1]) and len(chain) < 40:
+        target = os.path.join(os.path.dirname(chain[-1]), os.readlink(chain[-1]))
+        if os.path.normpath(target) in chain:
+            break
+        chain.append(os.path.normpath(target))
+    return chain
+
+
 def same_python(interpreter: t.Any) -> bool:
-    """Whether ``interpreter`` (an ansible_python_interpreter value, None when unset) is this controller's Python."""
+    """Whether ``interpreter`` (an ansible_python_interpreter value, None when unset) starts this controller's Python.
+
+    Interpreter discovery (unset, ``auto*``) counts as this Python: the entries need nothing but the standard library
+    and, where a store needs boto3, run here only when this Python has it. In a virtual environment only a path that is
+    (or links to) one of its own executables counts, not the base interpreter its executables link to.
+    """
     if interpreter in (None, "", "auto", "auto_silent", "auto_legacy", "auto_legacy_silent"):
         return True
     try:
-        return os.path.realpath(str(interpreter)) == os.path.realpath(sys.executable)
+        here = os.path.abspath(sys.executable)
+        mine = _links(here)
+        if sys.prefix != sys.base_prefix:
+            mine = [path for path in mine if os.path.dirname(path) == os.path.dirname(here)]
+        return any(path in mine for path in _links(str(interpreter)))
     except (OSError, ValueError):
         return False
 
@@ -46,11 +68,20 @@ class LocalModuleAction(ActionBase):
 
     ENTRY: Entry
     TRANSFERS_FILES = False
+    _supports_async = True  # as the module, with async_val (see run)
+
+    def host_vars(self, task_vars: dict) -> dict:
+        """The variables of the host the module would run on: the delegated host's with ``delegate_to``."""
+        if self._task.delegate_to:
+            delegated = (task_vars.get("ansible_delegated_vars") or {}).get(self._task.delegate_to)
+            if isinstance(delegated, dict):
+                return delegated
+        return task_vars
 
     def runs_here(self, task_vars: dict) -> bool:
         """Whether running the entry here gives what the module would: a local connection, nothing that changes the
         module's process (become, environment, async) and this Python."""
-        if getattr(self._connection, "transport", None) != "local":
+        if not isinstance(self._connection, LocalConnection):
             return False
         if self._task.async_val or self._play_context.become:
             return False
@@ -60,26 +91,38 @@ class LocalModuleAction(ActionBase):
             if environment:
                 return False
             # As the module's payload would find it: the host's ansible_python_interpreter, else the configuration.
-            interpreter = C.config.get_config_value("INTERPRETER_PYTHON", variables=task_vars)
-            interpreter = self._templar.template(interpreter) if isinstance(interpreter, str) else interpreter
+            host_vars = self.host_vars(task_vars)
+            interpreter = C.config.get_config_value("INTERPRETER_PYTHON", variables=host_vars)
+            if isinstance(interpreter, str):
+                interpreter = self._templar.copy_with_new_env(available_variables=host_vars).template(interpreter)
         except Exception:  # pylint: disable=broad-exception-caught  # the module path reports what is wrong
             return False
         return same_python(interpreter)
 
     def run_entry(self, task_vars: dict) -> dict | None:
         """The entry's result, or None when the module must run instead (a store needs what this Python lacks)."""
+        del task_vars
         entry = self.ENTRY
+        name = self._task.resolved_action or self._task.action
         checked = ArgumentSpecValidator(entry.argument_spec, **entry.checks).validate(dict(self._task.args))
         hidden = checked._no_log_values  # pylint: disable=protected-access  # what AnsibleModule removes, too
         if checked.error_messages:
-            return dict(failed=True, changed=False, msg=remove_values(checked.errors.msg, hidden))
+            msg = checked.errors.msg
+            if isinstance(checked.errors[0], UnsupportedError):
+                msg = "Unsupported parameters for (%s) module: %s" % (name, msg)  # as AnsibleModule says it
+            return remove_values(dict(failed=True, changed=False, msg=msg, invocation=dict(module_args=checked.validated_parameters)),
+                                 hidden)
         params = checked.validated_parameters
         stores = entry.stores(params)
         if any(store_problem(options) for options in stores):
             return None
-        del task_vars
-        result = outcome(lambda: entry.call(params, bool(self._task.check_mode)), stores)
+        result = outcome(lambda: entry.call(params, bool(self._task.check_mode)))
         result.setdefault("changed", False)
+        # What the argument check warns about (an option set twice, through an alias and its name), as AnsibleModule.
+        warnings = ["Both option %s and its alias %s are set." % (warning["option"], warning["alias"])
+                    for warning in checked._warnings]  # pylint: disable=protected-access
+        if warnings:
+            result["warnings"] = warnings + list(result.get("warnings") or [])
         result["invocation"] = dict(module_args=params)
         return remove_values(result, hidden)
 
@@ -89,7 +132,10 @@ class LocalModuleAction(ActionBase):
         task_vars = task_vars or {}
         answer = self.run_entry(task_vars) if self.runs_here(task_vars) else None
         if answer is None:
+            wrap_async = bool(self._task.async_val) and not self._connection.has_native_async
             answer = self._execute_module(module_name=self._task.resolved_action or self._task.action,
-                                          module_args=self._task.args, task_vars=task_vars)
+                                          module_args=self._task.args, task_vars=task_vars, wrap_async=wrap_async)
+            if not wrap_async:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
         result.update(answer)
         return result

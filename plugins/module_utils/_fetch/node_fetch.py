@@ -125,13 +125,13 @@ def extract_state(dest: str, sha256: str | None) -> str:
 
 def extract_to(path: str, dest: str, sha256: str, label: str) -> None:
     """Extract into a fresh ``dest``; the marker beside it is written first, so a crash leaves no false 'unchanged'."""
+    # Imported here (before the marker is written): a node whose artifacts are all in place never needs the extractor.
+    from ansible_collections.fleetops.release.plugins.module_utils._fetch.archive import extract  # pylint: disable=import-outside-toplevel
+
     parent = os.path.dirname(os.path.normpath(dest))
     os.makedirs(parent, mode=0o755, exist_ok=True)
     with open(_marker(dest), "w") as handle:
         handle.write(sha256 + "\n")
-    # Imported here: a node whose artifacts are all in place never needs the extractor.
-    from ansible_collections.fleetops.release.plugins.module_utils._fetch.archive import extract  # pylint: disable=import-outside-toplevel
-
     try:
         extract(path, dest)
     except BaseException as exc:

@@ -67,6 +67,7 @@ ansible-playbook -i localhost, -c local resolve.yml "${vars[@]}" -e "interop=$in
 # "as a module" repo_info, artifact_info and the two release_lock tasks, and one per loop that has a module item (the
 # items of a loop share the task's remote directory). Run in the action's process, the other tasks would add one each.
 rtmp=$FLEETOPS_S3_WORK/remote-tmp
+rm -rf "$rtmp"
 ANSIBLE_KEEP_REMOTE_FILES=1 ANSIBLE_REMOTE_TMP=$rtmp ANSIBLE_PYTHON_INTERPRETER=$(command -v python3) \
     ansible-playbook -i localhost, -c local local.yml "${vars[@]}"
 count() { find "$rtmp" -name "AnsiballZ_$1.py" | wc -l; }
@@ -76,3 +77,4 @@ if [ "$(count repo_info)" -ne 2 ] || [ "$(count artifact_info)" -ne 2 ] || [ "$(
     find "$rtmp" -name 'AnsiballZ_*' >&2
     exit 1
 fi
+rm -rf "$rtmp"  # the kept payloads carry the task's arguments, S3 keys included

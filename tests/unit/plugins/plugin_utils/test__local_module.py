@@ -9,6 +9,8 @@ import sys
 import types
 
 import pytest
+from ansible.plugins.action import ActionBase
+from ansible.plugins.connection.local import Connection as LocalConnection
 from ansible.template import Templar
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
@@ -23,16 +25,28 @@ def entry(call, stores=None):
     return Entry("probe", SPEC, call, stores)
 
 
-def action(args=None, transport="local", environment=None, become=False, async_val=0, call=None, stores=None):
-    """A LocalModuleAction with just what runs_here and run_entry read."""
+def action(args=None, transport="local", environment=None, become=False, async_val=0, call=None, stores=None, delegate_to=None):
+    """A LocalModuleAction with just what runs_here, run_entry and run read."""
     act = LocalModuleAction.__new__(LocalModuleAction)
     act.ENTRY = entry(call or (lambda params, check_mode: dict(changed=check_mode, seen=params)), stores)
-    act._connection = types.SimpleNamespace(transport=transport, _shell=types.SimpleNamespace(env_prefix=lambda **kw: ""))
+    shell = types.SimpleNamespace(env_prefix=lambda **kw: "", tmpdir=None)
+    if transport == "local":
+        act._connection = LocalConnection.__new__(LocalConnection)
+        act._connection._shell = shell
+    else:
+        act._connection = types.SimpleNamespace(transport=transport, _shell=shell, has_native_async=False)
     act._task = types.SimpleNamespace(args=dict(args or {"name": "x"}), environment=environment, async_val=async_val,
-                                      check_mode=False)
+                                      check_mode=False, delegate_to=delegate_to, resolved_action="fleetops.release.probe",
+                                      action="probe")
     act._play_context = types.SimpleNamespace(become=become)
     act._templar = Templar(loader=None, variables={})
     return act
+
+
+@pytest.fixture(autouse=True)
+def no_interpreter_setting(monkeypatch):
+    """The developer's own ANSIBLE_PYTHON_INTERPRETER must not decide these tests."""
+    monkeypatch.delenv("ANSIBLE_PYTHON_INTERPRETER", raising=False)
 
 
 @pytest.mark.parametrize("interpreter, expected", [
@@ -57,6 +71,40 @@ def test_anything_that_changes_the_module_process_runs_the_module(change):
     assert action(**change).runs_here({}) is False
 
 
+def test_a_connection_that_only_calls_itself_local_runs_the_module():
+    act = action(transport="ssh")
+    act._connection.transport = "local"
+    assert act.runs_here({}) is False
+
+
+def test_the_interpreter_is_the_delegated_hosts():
+    other = {"ansible_python_interpreter": "/nonexistent/python3.6"}
+    mine = {"ansible_python_interpreter": sys.executable}
+    assert action(delegate_to="localhost").runs_here(dict(other, ansible_delegated_vars={"localhost": mine})) is True
+    assert action(delegate_to="localhost").runs_here(dict(mine, ansible_delegated_vars={"localhost": other})) is False
+
+
+def test_in_a_virtual_environment_its_base_interpreter_is_another_python(tmp_path, monkeypatch):
+    base = tmp_path / "base" / "bin" / "python3.11"
+    base.parent.mkdir(parents=True)
+    base.write_text("")
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(base)
+    (venv / "python3").symlink_to("python")
+    (tmp_path / "injected").mkdir()
+    (tmp_path / "injected" / "python3").symlink_to(venv / "python3")
+    monkeypatch.setattr(sys, "executable", str(venv / "python"))
+    monkeypatch.setattr(sys, "prefix", str(venv.parent))
+    monkeypatch.setattr(sys, "base_prefix", str(base.parent.parent))
+    assert same_python(str(venv / "python3")) is True
+    assert same_python(str(tmp_path / "injected" / "python3")) is True
+    assert same_python(str(base)) is False
+    monkeypatch.setattr(sys, "prefix", str(base.parent.parent))  # not a venv: the same file is the same Python
+    monkeypatch.setattr(sys, "executable", str(base))
+    assert same_python(str(venv / "python3")) is True
+
+
 def test_another_interpreter_runs_the_module():
     assert action().runs_here({"ansible_python_interpreter": "/nonexistent/python3.6"}) is False
 
@@ -77,11 +125,19 @@ def test_no_log_values_leave_the_result():
     assert result["warnings"] == ["w ********"] and result["invocation"]["module_args"]["token"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
 
-def test_bad_arguments_fail_naming_the_option_without_the_secret():
-    result = action(args={"token": "s3cr3t-value", "nmae": "x"}).run_entry({})
+def test_bad_arguments_fail_as_ansiblemodule_says_it_without_the_secret():
+    result = action(args={"name": "x", "token": "s3cr3t-value", "nmae": "x"}).run_entry({})
     assert result["failed"] is True and result["changed"] is False
-    assert "nmae" in result["msg"] or "name" in result["msg"]
+    assert result["msg"].startswith("Unsupported parameters for (fleetops.release.probe) module: nmae. Supported parameters include: ")
     assert "s3cr3t-value" not in repr(result)
+    missing = action(args={"count": "2"}).run_entry({})
+    assert missing["msg"] == "missing required arguments: name"
+
+
+def test_an_option_set_through_its_alias_too_warns():
+    act = action(args={"name": "x", "label": "y"})
+    act.ENTRY = Entry("probe", dict(name=dict(type="str", aliases=["label"])), lambda params, check_mode: dict(warnings=["w"]))
+    assert act.run_entry({})["warnings"] == ["Both option name and its alias label are set.", "w"]
 
 
 def test_an_error_fails_with_its_message():
@@ -91,6 +147,32 @@ def test_an_error_fails_with_its_message():
     result = action(call=call).run_entry({})
     assert result == dict(failed=True, msg="s3://b/k: S3 answered 403 AccessDenied", changed=False,
                           invocation=dict(module_args={"name": "x", "token": None, "count": 1}))
+
+
+def run(act, monkeypatch):
+    """ActionModule.run with ActionBase.run's own checks stubbed; returns the result and the module calls made."""
+    calls = []
+    monkeypatch.setattr(ActionBase, "run", lambda self, tmp=None, task_vars=None: {})
+    act._execute_module = lambda **kwargs: calls.append(kwargs) or dict(changed=False, module=True)
+    act._remove_tmp_path = lambda path: None
+    return act.run(task_vars={}), calls
+
+
+def test_run_answers_here_on_a_local_connection(monkeypatch):
+    result, calls = run(action(), monkeypatch)
+    assert calls == [] and result["seen"]["name"] == "x"
+
+
+@pytest.mark.parametrize("change, wrap_async", [(dict(transport="ssh"), False), (dict(async_val=30), True),
+                                                (dict(environment=[{"AWS_PROFILE": "ops"}]), False)])
+def test_run_falls_back_to_the_module(monkeypatch, change, wrap_async):
+    result, calls = run(action(**change), monkeypatch)
+    assert result == dict(changed=False, module=True)
+    assert [(call["module_name"], call["wrap_async"]) for call in calls] == [("fleetops.release.probe", wrap_async)]
+
+
+def test_the_async_keyword_is_accepted():
+    assert LocalModuleAction._supports_async is True
 
 
 def test_a_store_this_python_cannot_open_runs_the_module(monkeypatch):
@@ -105,3 +187,16 @@ def test_the_controller_modules_have_entries():
 
     names = {plugin.ActionModule.ENTRY.name for plugin in (artifact_info, release_lock, repo_info)}
     assert names == {"artifact_info", "release_lock", "repo_info"}
+
+
+def test_repo_info_hides_a_result_with_presigned_urls(monkeypatch):
+    from ansible_collections.fleetops.release.plugins.action import repo_info
+
+    spec = dict(SPEC, presign=dict(type="bool", default=False))
+    for presign in (False, True):
+        act = action(args={"name": "x", "presign": presign})
+        act.__class__ = repo_info.ActionModule
+        act.ENTRY = Entry("repo_info", spec, lambda params, check_mode: dict(plan={"install": []}))
+        result, calls = run(act, monkeypatch)
+        assert calls == [] and "plan" in result
+        assert result.get("_ansible_no_log", False) is presign
