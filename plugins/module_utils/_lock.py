@@ -366,11 +366,15 @@ class FileBackend:
             os.close(fd)  # releases the flock
 
 
+def backend_kind(params: dict) -> str:
+    """``s3`` or ``file``: the backend option, else ``s3`` when a bucket is given."""
+    return params.get("backend") or ("s3" if params.get("bucket") else "file")
+
+
 def make_backend(params: dict, store_factory: t.Callable[[dict], t.Any] | None) -> S3Backend | FileBackend:
     project = validate_name("project", params["project"])
     environment = validate_name("environment", params["environment"])
-    kind = params.get("backend") or ("s3" if params.get("bucket") else "file")
-    if kind == "s3":
+    if backend_kind(params) == "s3":
         if not params.get("bucket"):
             raise LockError("backend=s3 needs bucket")
         if store_factory is None:
@@ -709,7 +713,7 @@ def _module_call(params: dict, check_mode: bool) -> dict:
 
 
 def _stores(params: dict) -> list[dict]:
-    return [params] if params["backend"] == "s3" or (params["backend"] is None and params["bucket"]) else []
+    return [params] if backend_kind(params) == "s3" else []
 
 
 RELEASE_LOCK = Entry("release_lock", dict(LOCK_ARGSPEC, **S3_ARGSPEC), _module_call, _stores, required_if=LOCK_REQUIRED_IF)

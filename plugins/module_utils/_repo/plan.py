@@ -21,7 +21,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._fetch.archive im
 from ansible_collections.fleetops.release.plugins.module_utils._fetch.node_fetch import plan_walk
 from ansible_collections.fleetops.release.plugins.module_utils._module import Entry
 from ansible_collections.fleetops.release.plugins.module_utils._repo import layout as _layout
-from ansible_collections.fleetops.release.plugins.module_utils._repo.repoinfo import parse, resolve
+from ansible_collections.fleetops.release.plugins.module_utils._repo.repoinfo import MAX_BYTES, parse, resolve
 from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
 from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3Store, open_store, s3_url
 
@@ -175,9 +175,6 @@ def presign_plan(plan: dict, store: S3Store, expires: int) -> int:
     return count
 
 
-MAX_FILE = 64 * 1024
-
-
 def _repo_info(params: dict, check_mode: bool) -> dict:
     """The repo_info module's call: read a repo-info (a local file or by name from the bucket), resolve a DIST's plan."""
     del check_mode  # it only reads
@@ -189,7 +186,7 @@ def _repo_info(params: dict, check_mode: bool) -> dict:
     if params["path"]:
         try:
             with open(params["path"], "rb") as handle:
-                data = handle.read(MAX_FILE + 1)
+                data = handle.read(MAX_BYTES + 1)  # one byte over, so that parse names an oversize file
         except OSError as exc:
             raise FleetopsError("%s: cannot read repo-info: %s" % (params["path"], exc.strerror)) from None
         info = parse(data, params["path"], kind=kind)

@@ -22,7 +22,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._lb.core import LB_ARGSPEC, LB_REQUIRED_IF, backend_for
 from ansible_collections.fleetops.release.plugins.module_utils._lb.core import run as lb_run
-from ansible_collections.fleetops.release.plugins.module_utils._lock import LOCK_ARGSPEC, LOCK_REQUIRED_IF, LockError
+from ansible_collections.fleetops.release.plugins.module_utils._lock import RELEASE_LOCK, LockError
 from ansible_collections.fleetops.release.plugins.module_utils._lock import run as lock_run
 from ansible_collections.fleetops.release.plugins.module_utils._node.deploy import DIST_DEPLOY_ARGSPEC
 from ansible_collections.fleetops.release.plugins.module_utils._node.paths import NODE_PATH_KEYS
@@ -34,7 +34,7 @@ from ansible_collections.fleetops.release.plugins.plugin_utils._rollout import h
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 LB_DEFAULT_KEYS = ("min_healthy", "drain_timeout", "wait_timeout")
 _LB_VALIDATOR = ArgumentSpecValidator(LB_ARGSPEC, required_if=LB_REQUIRED_IF)
-_LOCK_VALIDATOR = ArgumentSpecValidator(dict(LOCK_ARGSPEC, **S3_ARGSPEC), required_if=LOCK_REQUIRED_IF)
+_LOCK_VALIDATOR = ArgumentSpecValidator(RELEASE_LOCK.argument_spec, **RELEASE_LOCK.checks)
 _DEPLOY_VALIDATOR = ArgumentSpecValidator(dict(DIST_DEPLOY_ARGSPEC, **S3_ARGSPEC))
 
 
