@@ -349,8 +349,8 @@ def cut_then_serve(data, times):
     return behave
 
 
-@pytest.fixture
-def server(monkeypatch):
+def loopback(monkeypatch, tls=None):
+    """A loopback HTTP server (HTTPS with ``tls``, a SelfSigned) answering per ``routes``; stopped by the generator."""
     for name in PROXY_VARS:
         monkeypatch.delenv(name, raising=False)
     state = Loopback()
@@ -371,15 +371,28 @@ def server(monkeypatch):
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    if tls is not None:
+        tls.wrap(httpd)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
-    state.base = "http://127.0.0.1:%d" % httpd.server_address[1]
+    state.base = "%s://127.0.0.1:%d" % ("http" if tls is None else "https", httpd.server_address[1])
     try:
         yield state
     finally:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def server(monkeypatch):
+    yield from loopback(monkeypatch)
+
+
+@pytest.fixture
+def tls_server(monkeypatch, self_signed):
+    yield from loopback(monkeypatch, self_signed)
 
 
 def fetcher_for(tmp_path, **kwargs):
@@ -659,3 +672,62 @@ def test_reason_never_carries_a_url():
     assert _fetch._reason(ValueError("bad X-Amz-Signature")) == "ValueError"
     assert _fetch._reason(ConnectionResetError()) == "ConnectionResetError"
     assert _fetch._reason(OSError("x" * 300)) == "x" * 200
+
+
+# -- TLS contexts: built once per fetcher, not per request --------------------------------------
+def count_contexts(monkeypatch):
+    built = {"https": [], "http": []}
+    real_tls, real_plain = _fetch.tls_context, _fetch.plain_http_context
+
+    def tls(validate_certs):
+        built["https"].append(validate_certs)
+        return real_tls(validate_certs)
+
+    def plain():
+        built["http"].append(True)
+        return real_plain()
+
+    monkeypatch.setattr(_fetch, "tls_context", tls)
+    monkeypatch.setattr(_fetch, "plain_http_context", plain)
+    return built
+
+
+def three_artifacts(server):
+    datas = [DATA + bytes([n]) for n in range(3)]
+    arts = []
+    for n, data in enumerate(datas):
+        path = "/bkt/Mod/1.0.0/part%d.tar.gz" % n
+        server.routes[path] = serve(data)
+        arts.append(Artifact("Mod/1.0.0/part%d.tar.gz" % n, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                             bucket="bkt", url=server.url(path)))
+    return arts
+
+
+def test_plain_http_downloads_never_load_the_ca_bundle(server, tmp_path, monkeypatch):
+    built = count_contexts(monkeypatch)
+    fetcher = fetcher_for(tmp_path)
+    got = [fetcher.fetch(art) for art in three_artifacts(server)]
+    assert [g.downloaded for g in got] == [True, True, True]
+    assert built == {"https": [], "http": [True]}
+
+
+def test_https_downloads_share_one_verified_context(tls_server, tmp_path, monkeypatch):
+    built = count_contexts(monkeypatch)
+    fetcher = fetcher_for(tmp_path, validate_certs=False)
+    got = [fetcher.fetch(art) for art in three_artifacts(tls_server)]
+    assert [g.downloaded for g in got] == [True, True, True] and len(cache_listing(tmp_path)) == 3
+    assert built == {"https": [False], "http": []}
+
+
+def test_https_still_verifies_the_certificate(tls_server, tmp_path, monkeypatch):
+    built = count_contexts(monkeypatch)
+    tls_server.routes[PATH] = serve(DATA)
+    with pytest.raises(FetchError) as exc:
+        fetcher_for(tmp_path, attempts=2).fetch(http_artifact(tls_server))
+    assert str(exc.value).startswith(LABEL + ": download failed after 2 attempts: cannot reach the store (")
+    assert "CERTIFICATE_VERIFY_FAILED" in str(exc.value) or "certificate verify failed" in str(exc.value)
+    assert_no_secret(exc.value, tls_server)
+    assert built == {"https": [True], "http": []}     # the same context for the retry
+    assert tls_server.count() == 0                     # refused in the handshake, before any request
+    assert cache_listing(tmp_path) == []               # no partial file left
+

@@ -10,10 +10,8 @@ S3 cases use botocore's Stubber or a closed loopback port (no request leaves the
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import os
 import socket
-import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,10 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from ansible.inventory.data import InventoryData
 from botocore.stub import Stubber
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import S3Error
 from ansible_collections.fleetops.release.plugins.module_utils._s3.store import S3Store
@@ -446,20 +440,8 @@ def test_read_s3_source_through_the_collection_client(no_aws):
 
 # -- HTTPS --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def https_server(tmp_path_factory):
+def https_server(self_signed):
     """A loopback HTTPS server: /ok, /slow, /404, /moved, /headers (echoes the Authorization header)."""
-    work = tmp_path_factory.mktemp("https")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fleet test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256()))
-    cert_path, key_path = work / "cert.pem", work / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     seen: list = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -482,12 +464,10 @@ def https_server(tmp_path_factory):
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(cert_path), str(key_path))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    self_signed.wrap(server)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield "https://127.0.0.1:%d" % server.server_address[1], str(cert_path), seen
+    yield "https://127.0.0.1:%d" % server.server_address[1], self_signed.cert, seen
     server.shutdown()
 
 
