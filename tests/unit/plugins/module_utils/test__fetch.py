@@ -730,4 +730,3 @@ def test_https_still_verifies_the_certificate(tls_server, tmp_path, monkeypatch)
     assert built == {"https": [True], "http": []}     # the same context for the retry
     assert tls_server.count() == 0                     # refused in the handshake, before any request
     assert cache_listing(tmp_path) == []               # no partial file left
-
