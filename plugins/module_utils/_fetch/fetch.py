@@ -277,8 +277,9 @@ class Fetcher:
         from http.client import HTTPException  # pylint: disable=import-outside-toplevel  # only a download needs it
 
         try:
-            resp = open_url(art.url, method="GET", timeout=self.timeout, validate_certs=self.validate_certs,
-                            follow_redirects="none", use_proxy=True, context=self._context_for(art.url))
+            # The context carries validate_certs: ansible reads that option only when it builds a context itself.
+            resp = open_url(art.url, method="GET", timeout=self.timeout, follow_redirects="none", use_proxy=True,
+                            context=self._context_for(art.url))
         except HTTPError as exc:
             raise self._http_error(art, exc.code, _peek(exc)) from None
         except (URLError, socket.timeout, ConnectionError, HTTPException, OSError) as exc:
