@@ -27,8 +27,7 @@ import tempfile
 import threading
 import time
 import typing as t
-
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from urllib.error import HTTPError, URLError
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError, IntegrityError, S3Error
 

@@ -300,18 +300,26 @@ class HttpStore:
         """A small object's body (sidecars), None when absent; refuses anything over max_size."""
         return self._get_small(bucket, key, max_size, self._version(version_id))[0]
 
-    def get_small(self, bucket: str, key: str, max_size: int) -> tuple[bytes | None, dict]:
-        """A small object's body and its response; (None, response) when absent (with the server's ``date``)."""
-        return self._get_small(bucket, key, max_size, {})
+    def get_small(self, bucket: str, key: str, max_size: int, if_none_match: str | None = None) -> tuple[bytes | None, dict]:
+        """A small object's body and its response; (None, response) when absent (with the server's ``date``).
 
-    def _get_small(self, bucket: str, key: str, max_size: int, query: dict[str, str]) -> tuple[bytes | None, dict]:
+        With ``if_none_match`` (an ETag read before), an unchanged object answers 304 and comes back as
+        ``(None, {"NotModified": True, "ETag": ...})``: one request, no body.
+        """
+        return self._get_small(bucket, key, max_size, {}, if_none_match)
+
+    def _get_small(self, bucket: str, key: str, max_size: int, query: dict[str, str],
+                   if_none_match: str | None = None) -> tuple[bytes | None, dict]:
         self._check_names(bucket, key)
         where = s3_url(bucket, key)
+        headers = {"If-None-Match": if_none_match} if if_none_match else None
         try:
-            status, headers, response = self._send("GET", bucket, key, where, query=query, stream=True)
+            status, headers, response = self._send("GET", bucket, key, where, query=query, headers=headers, stream=True)
         except HttpError as error:
             if error.code in NOT_FOUND_CODES:
                 return None, error.response
+            if error.status == 304 and if_none_match:
+                return None, dict(error.response, NotModified=True, ETag=error.headers.get("etag") or if_none_match)
             raise self._fail(error, where) from None
         try:
             out = _response_dict(status, headers)

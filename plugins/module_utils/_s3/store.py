@@ -294,16 +294,25 @@ class S3Store:
         except botocore.exceptions.BotoCoreError as exc:
             raise self._fail(exc, s3_url(bucket, key)) from None
 
-    def get_small(self, bucket: str, key: str, max_size: int) -> tuple[bytes | None, dict]:
+    def get_small(self, bucket: str, key: str, max_size: int, if_none_match: str | None = None) -> tuple[bytes | None, dict]:
         """A small object's body and its response (ETag, LastModified, headers); (None, response) when absent.
 
-        The response of a missing object still carries the HTTP headers (the server's ``date``).
+        The response of a missing object still carries the HTTP headers (the server's ``date``). With
+        ``if_none_match`` (an ETag read before), an unchanged object answers 304 and comes back as
+        ``(None, {"NotModified": True, "ETag": ...})``.
         """
+        kwargs = dict(Bucket=bucket, Key=key)
+        if if_none_match:
+            kwargs["IfNoneMatch"] = if_none_match
         try:
-            resp = self.client.get_object(Bucket=bucket, Key=key)
+            resp = self.client.get_object(**kwargs)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             if self._is_not_found(exc):
                 return None, exc.response
+            response = getattr(exc, "response", None) or {}
+            if if_none_match and response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 304:
+                headers = response.get("ResponseMetadata", {}).get("HTTPHeaders") or {}
+                return None, dict(response, NotModified=True, ETag=headers.get("etag") or if_none_match)
             raise self._fail(exc, s3_url(bucket, key)) from None
         try:
             if int(resp.get("ContentLength") or 0) > max_size:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import ssl
 
 import pytest
@@ -45,3 +46,26 @@ def self_signed(tmp_path_factory):
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return SelfSigned(str(cert_path), str(key_path))
+
+
+@pytest.fixture
+def no_aws_env(monkeypatch, tmp_path):
+    """No AWS setting of the machine reaches boto3: no AWS_* variables, no config or credentials file, no IMDS."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    """A moto S3 server on loopback for the tests of one file: ``http://127.0.0.1:<port>``."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield "http://%s:%d" % (host, port)
+    server.stop()

@@ -33,17 +33,6 @@ from ansible_collections.fleetops.release.plugins.module_utils._s3.store import 
 KEYS = {"access_key": "AKIDTEST", "secret_key": "SECRETTESTKEY", "region": "us-east-1"}
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield "http://%s:%d" % (host, port)
-    server.stop()
-
-
 @pytest.fixture
 def stores(moto_endpoint, request):
     """(http store, boto3 store) on a bucket of their own."""
@@ -334,3 +323,19 @@ def test_retried_as_botocore_retries(scripted):
     with pytest.raises(S3Error, match="S3 answered 501 NotImplemented") as caught:
         store.put_bytes("bkt", "k", b"x")
     assert len(script.requests) == 1 and not caught.value.transient
+
+
+def test_a_conditional_get_of_an_unchanged_object_is_a_304_for_both_stores(stores):
+    store, boto, bucket = stores
+    boto.client.put_object(Bucket=bucket, Key="pull/desired.json", Body=b'{"generation": 1}')
+    for each in (store, boto):
+        data, response = each.get_small(bucket, "pull/desired.json", 1000)
+        etag = response["ETag"]
+        assert data == b'{"generation": 1}' and not response.get("NotModified")
+        data, response = each.get_small(bucket, "pull/desired.json", 1000, if_none_match=etag)
+        assert data is None and response["NotModified"] is True and response["ETag"] == etag
+    boto.client.put_object(Bucket=bucket, Key="pull/desired.json", Body=b'{"generation": 2}')
+    for each in (store, boto):
+        data, response = each.get_small(bucket, "pull/desired.json", 1000, if_none_match=etag)
+        assert data == b'{"generation": 2}' and response["ETag"] != etag and not response.get("NotModified")
+        assert each.get_small(bucket, "pull/none.json", 1000, if_none_match=etag)[0] is None

@@ -16,17 +16,6 @@ from ansible_collections.fleetops.release.plugins.plugin_utils._audit_write impo
 KEYS = {"access_key": "AKIDTEST", "secret_key": "SECRETTESTKEY", "region": "us-east-1", "retries": 0}
 
 
-@pytest.fixture(scope="module")
-def endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield "http://%s:%d" % (host, port)
-    server.stop()
-
-
 def record(run_id, ended_at):
     return {"schema": 1, "run_id": run_id, "kind": "release", "playbook": "deploy.yml", "user": "alice", "project": "projectx",
             "environment": "online", "dist": "ProjectX.dist", "version_from": "1.0.0", "version_to": "1.1.0",
@@ -36,8 +25,8 @@ def record(run_id, ended_at):
 
 
 @pytest.mark.parametrize("prefix", ["fleetops-audit", "/team/audit/", ""])
-def test_the_reader_finds_what_the_writer_wrote(endpoint, tmp_path, prefix):
-    options = dict(KEYS, endpoint_url=endpoint)
+def test_the_reader_finds_what_the_writer_wrote(moto_endpoint, tmp_path, prefix):
+    options = dict(KEYS, endpoint_url=moto_endpoint)
     bucket = "audit-%d" % len(prefix)
     S3Store(dict(options)).client.create_bucket(Bucket=bucket)
     # Late in the evening west of UTC: the UTC day is the next one, and both sides must agree on it.
@@ -46,13 +35,13 @@ def test_the_reader_finds_what_the_writer_wrote(endpoint, tmp_path, prefix):
     assert problems == [] and written == [record_key(prefix, late)]
     assert written[0].endswith("2026/11/23/20261122T233000Z-1_x_y.json")
     params = {name: spec.get("default") for name, spec in AUDIT_ARGSPEC.items()}
-    params.update(options, bucket=bucket, prefix=prefix, endpoint_url=endpoint, since="2026-11-23", until="2026-11-23", latest=0)
+    params.update(options, bucket=bucket, prefix=prefix, endpoint_url=moto_endpoint, since="2026-11-23", until="2026-11-23", latest=0)
     found = audit_info(params, open_store)
     assert json.dumps(found).count("20261122T233000Z-1 x/y") >= 1, found
 
 
-def test_a_spooled_record_without_a_time_is_set_aside_not_blocking(endpoint, tmp_path):
-    options = dict(KEYS, endpoint_url=endpoint)
+def test_a_spooled_record_without_a_time_is_set_aside_not_blocking(moto_endpoint, tmp_path):
+    options = dict(KEYS, endpoint_url=moto_endpoint)
     S3Store(dict(options)).client.create_bucket(Bucket="audit-spool")
     uploader = S3Uploader(str(tmp_path), "audit-spool", "fleetops-audit", lambda: open_store(dict(options)))
     broken = record("r-broken", "later")
