@@ -27,15 +27,18 @@ class Entry:
     """A module without AnsibleModule: what ``run_module`` and the controller's in-process action both run.
 
     ``call(params, check_mode)`` returns the result (with ``warnings`` to emit); ``stores(params)`` the S3 options of
-    each store it opens; ``checks`` are AnsibleModule's keyword checks (required_if, mutually_exclusive, ...).
+    each store it opens; ``checks`` are AnsibleModule's keyword checks (required_if, mutually_exclusive, ...). With
+    ``progress``, the in-process action passes a third argument, a function that prints a line of progress as the call
+    goes on (a module run as a module has no way to print before it ends, and gets none).
     """
 
-    def __init__(self, name: str, argument_spec: dict, call: t.Callable[[dict, bool], dict],
-                 stores: t.Callable[[dict], list[dict]] | None = None, **checks: t.Any) -> None:
+    def __init__(self, name: str, argument_spec: dict, call: t.Callable[..., dict],
+                 stores: t.Callable[[dict], list[dict]] | None = None, progress: bool = False, **checks: t.Any) -> None:
         self.name = name
         self.argument_spec = argument_spec
         self.call = call
         self.stores = stores or (lambda params: [])
+        self.progress = progress
         self.checks = checks
 
 

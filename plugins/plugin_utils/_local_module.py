@@ -101,7 +101,6 @@ class LocalModuleAction(ActionBase):
 
     def run_entry(self, task_vars: dict) -> dict | None:
         """The entry's result, or None when the module must run instead (a store needs what this Python lacks)."""
-        del task_vars
         entry = self.ENTRY
         name = self._task.resolved_action or self._task.action
         checked = ArgumentSpecValidator(entry.argument_spec, **entry.checks).validate(dict(self._task.args))
@@ -116,7 +115,14 @@ class LocalModuleAction(ActionBase):
         stores = entry.stores(params)
         if any(store_problem(options) for options in stores):
             return None
-        result = outcome(lambda: entry.call(params, bool(self._task.check_mode)))
+        if entry.progress:
+            host = self._task.delegate_to or task_vars.get("inventory_hostname") or "localhost"
+
+            def report(text: str) -> None:
+                self._display.display("%s: %s" % (host, text))
+            result = outcome(lambda: entry.call(params, bool(self._task.check_mode), report))
+        else:
+            result = outcome(lambda: entry.call(params, bool(self._task.check_mode)))
         result.setdefault("changed", False)
         # What the argument check warns about (an option set twice, through an alias and its name), as AnsibleModule.
         warnings = ["Both option %s and its alias %s are set." % (warning["option"], warning["alias"])
