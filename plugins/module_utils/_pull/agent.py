@@ -33,7 +33,7 @@ import time
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._lock import name_problem
+from ansible_collections.fleetops.release.plugins.module_utils._lock import iso, name_problem
 from ansible_collections.fleetops.release.plugins.module_utils._node.deploy import DIST_DEPLOY_ARGSPEC, Deployer
 from ansible_collections.fleetops.release.plugins.module_utils._node.state import (
     BUILDING,
@@ -324,7 +324,7 @@ class Agent:
     def _status(self, result: str, generation: int, started: float, **fields: t.Any) -> dict:
         finished = self._now()
         return docs.status_document(self.node, self.project, self.environment, result, generation=generation,
-                                    started_at=docs.stamp(started), finished_at=docs.stamp(finished),
+                                    started_at=iso(started), finished_at=iso(finished),
                                     seconds=round(finished - started, 3), agent=AGENT_VERSION, **fields)
 
     def _report(self, status: dict, memory: dict) -> dict:

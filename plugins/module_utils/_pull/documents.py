@@ -32,14 +32,12 @@ nodes (the agent) and on the controller.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
 from ansible_collections.fleetops.release.plugins.module_utils._lock import name_problem
-from ansible_collections.fleetops.release.plugins.module_utils._node.state import format_time
 from ansible_collections.fleetops.release.plugins.module_utils._repo.layout import key_prefix
 
 SCHEMA = 1
@@ -84,11 +82,6 @@ class DocumentError(FleetopsError):
         self.problem = problem
         self.key = key
         super().__init__("%s: %s%s" % (where, ("%s: " % key) if key else "", problem))
-
-
-def stamp(epoch: float) -> str:
-    """A time in the documents: UTC, to the second, ``2026-12-07T23:00:00Z``."""
-    return format_time(datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc))
 
 
 # -- where they live ---------------------------------------------------------------------------------------------------

@@ -21,14 +21,13 @@ canary that went silent is no proof of health.
 
 from __future__ import annotations
 
-import getpass
 import math
 import socket
 import time
 import typing as t
 
 from ansible_collections.fleetops.release.plugins.module_utils._errors import FleetopsError
-from ansible_collections.fleetops.release.plugins.module_utils._lock import name_problem
+from ansible_collections.fleetops.release.plugins.module_utils._lock import default_user, iso, name_problem
 from ansible_collections.fleetops.release.plugins.module_utils._module import Entry
 from ansible_collections.fleetops.release.plugins.module_utils._pull import documents as docs
 from ansible_collections.fleetops.release.plugins.module_utils._s3.options import S3_ARGSPEC
@@ -143,7 +142,8 @@ class Channel:
         document = docs.desired_document(
             self.project, self.environment, generation, release_id, dist_version, plan, wave, converge=converge,
             upgradable=upgradable, deploy=deploy, reason=reason, seed=seed,
-            written_at=docs.stamp(time.time() if now is None else now), written_by=_who())
+            written_at=iso(time.time() if now is None else now),
+            written_by="%s@%s" % (default_user(), socket.gethostname()))
         body = docs.render(document)
         docs.check_desired(body, self.where, self.project, self.environment)  # what nodes will accept, or nothing
         for _attempt in range(5):
@@ -169,14 +169,6 @@ class Channel:
             return self.read() or {}
         except FleetopsError:
             return {}
-
-
-def _who() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return "%s@%s" % (user, socket.gethostname())
 
 
 class Follow:
