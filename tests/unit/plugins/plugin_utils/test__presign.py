@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
-import os
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -34,14 +33,8 @@ DROPPED = set(CONTROLLER_ONLY) | {alias for name in CONTROLLER_ONLY for alias in
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    """No AWS configuration of the machine running the tests; the client cache is this file's own."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def isolated(no_aws_env, monkeypatch):
+    """No AWS configuration of the machine running the tests (no_aws_env); the client cache is this file's own."""
     monkeypatch.setattr(_presign, "_STORES", SHARED_STORES)
 
 
